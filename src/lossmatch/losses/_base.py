@@ -1,0 +1,179 @@
+"""Shared pieces of the lossmatch losses: parameter checks and the soft-count base.
+
+Contract for every loss in this package:
+
+- ``y_pred`` holds probabilities in [0, 1] (the output of a sigmoid), not logits.
+- Constructor arguments are checked eagerly; a bad value raises ``ValueError``
+  whose message names the factory, the parameter, the allowed range and the
+  value received, e.g. ``focal_loss: alpha must be a number in [0, 1], got 1.5``.
+- ``get_config`` returns exactly the constructor arguments plus the base
+  ``keras.losses.Loss`` arguments (``name``, ``reduction``, ``dtype``), so the
+  default ``from_config`` (``cls(**config)``) round-trips.
+- Each class is registered with ``register_keras_serializable(package="lossmatch")``
+  in its own module, so importing ``lossmatch.losses`` is enough for
+  ``keras.saving.load_model`` to rebuild a compiled model.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+# Probabilities are clipped to [CLIP_EPSILON, 1 - CLIP_EPSILON] before any log,
+# the same value as keras.config.epsilon() by default, so log(0) never appears.
+CLIP_EPSILON = 1e-7
+
+
+def check_number(
+    owner: str,
+    name: str,
+    value,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Returns ``value`` as a float if it is a real number within the bounds.
+
+    Booleans, strings, None, NaN and infinities are rejected: ``True`` is an int
+    in Python, and a YAML typo such as ``alpha: yes`` must not become ``1``.
+
+    Args:
+        owner: name shown first in the message, usually the factory function.
+        name: the parameter's name.
+        value: what the user passed.
+        low, high: bounds of the allowed interval.
+        low_open, high_open: whether each bound is excluded.
+
+    Raises:
+        ValueError: ``"{owner}: {name} must be a number in {range}, got {value!r}"``.
+    """
+    interval = (
+        f"{'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{')' if high_open else ']'}"
+    )
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        value_f = float(value)
+        ok = (
+            math.isfinite(value_f)
+            and (value_f > low if low_open else value_f >= low)
+            and (value_f < high if high_open else value_f <= high)
+        )
+    if not ok:
+        raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
+    return value_f
+
+
+def _fmt(bound: float) -> str:
+    if math.isinf(bound):
+        return "inf" if bound > 0 else "-inf"
+    return f"{bound:g}"
+
+
+def check_epsilon(owner: str, epsilon) -> float:
+    """epsilon > 0: it keeps the soft-count ratios finite when a batch has no positives."""
+    return check_number(owner, "epsilon", epsilon, low=0.0, low_open=True, high_open=True)
+
+
+def check_alpha(owner: str, alpha) -> float:
+    """alpha in [0, 1]: the weight of the positive class in the focal loss."""
+    return check_number(owner, "alpha", alpha, low=0.0, high=1.0)
+
+
+def check_gamma(owner: str, gamma) -> float:
+    """gamma >= 0: the focusing exponent of the focal loss."""
+    return check_number(owner, "gamma", gamma, low=0.0, high_open=True)
+
+
+def clip_probabilities(y_pred):
+    """Clips probabilities to [CLIP_EPSILON, 1 - CLIP_EPSILON] so logs stay finite."""
+    return ops.clip(y_pred, CLIP_EPSILON, 1.0 - CLIP_EPSILON)
+
+
+def align(y_true, y_pred):
+    """Reshapes ``y_true`` to ``y_pred``'s shape: Keras feeds (batch,) labels with (batch, 1) outputs."""
+    y_true = ops.cast(y_true, y_pred.dtype)
+    return ops.reshape(y_true, ops.shape(y_pred))
+
+
+def mean_last_axis(values):
+    """Per-sample mean over the last axis (rank >= 2), as Keras' own losses do.
+
+    Keras' ``sum_over_batch_size`` reduction then averages over the batch, so the
+    final value is the mean over all elements, and a (batch,) ``sample_weight``
+    lines up with the per-sample values. Rank-1 values are already per sample.
+    """
+    if len(values.shape) >= 2:
+        return ops.mean(values, axis=-1)
+    return values
+
+
+def _broadcast_weight(weight, like):
+    """Broadcasts per-sample weights to ``like``'s shape.
+
+    (batch,) weights against (batch, 1) predictions get trailing axes first, so
+    each element of a sample gets that sample's weight.
+    """
+    weight = ops.cast(ops.convert_to_tensor(weight), like.dtype)
+    while 0 < len(weight.shape) < len(like.shape):
+        weight = ops.expand_dims(weight, axis=-1)
+    return ops.broadcast_to(weight, ops.shape(like))
+
+
+def soft_counts(y_true, y_pred, sample_weight=None, mask=None):
+    """Soft confusion counts over the whole batch.
+
+    TP = Σ w·p·y,  FP = Σ w·p·(1 − y),  FN = Σ w·(1 − p)·y,  with w = 1 without
+    ``sample_weight``. A per-sample weight thus counts that pair w times, which is
+    what Keras' ``class_weight`` turns into: weighting class 1 by w1 and class 0
+    by w0 scales TP and FN by w1 and FP by w0. Masked-out elements get w = 0.
+    """
+    y_true = align(y_true, y_pred)
+    weight = ops.ones_like(y_pred)
+    if sample_weight is not None:
+        weight = weight * _broadcast_weight(sample_weight, y_pred)
+    if mask is not None:
+        weight = weight * _broadcast_weight(mask, y_pred)
+    tp = ops.sum(weight * y_pred * y_true)
+    fp = ops.sum(weight * y_pred * (1.0 - y_true))
+    fn = ops.sum(weight * (1.0 - y_pred) * y_true)
+    return tp, fp, fn
+
+
+class SoftCountLoss(keras.losses.Loss):
+    """Base of the losses computed from batch-level soft TP, FP and FN.
+
+    Subclasses implement ``loss_from_counts(tp, fp, fn)`` and ``get_config``.
+
+    These losses are defined on the whole batch, not per sample, so the value is
+    a scalar and Keras' reduction has nothing left to reduce; ``reduction`` is
+    accepted only so that the Keras API and configs stay uniform. ``sample_weight``
+    (and so ``class_weight`` in ``fit``) weights the soft counts; Keras' masks
+    from ``y_pred`` are folded into the same weights.
+    """
+
+    # The trainer feeds (batch, list) tensors only to losses that set this.
+    expects_lists = False
+
+    def loss_from_counts(self, tp, fp, fn):
+        raise NotImplementedError
+
+    def call(self, y_true, y_pred):
+        return self.loss_from_counts(*soft_counts(y_true, y_pred))
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # Overridden rather than relying on Loss.__call__: the base multiplies the
+        # already-scalar loss by the weights, which would only rescale it instead
+        # of weighting the counts.
+        # Keras attaches masks from masking layers as `_keras_mask`.
+        mask = getattr(y_pred, "_keras_mask", None)
+        with keras.name_scope(self.name):
+            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
+            return self.loss_from_counts(
+                *soft_counts(y_true, y_pred, sample_weight, mask)
+            )
