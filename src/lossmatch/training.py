@@ -1,0 +1,310 @@
+"""The Training API and the ``train(cfg)`` pipeline that ``train.py`` runs.
+
+``Training`` holds the two tables and the similarity map and offers each step
+of a matching run (blocking, features, fitting, evaluation, export). ``train``
+composes those steps from a Hydra config, tracks them in one MLflow run and
+returns the figures; both the Python API and the command line go through the
+same methods, so there is one code path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from lossmatch import metrics as M
+from lossmatch.blocking import candidate_pairs, pair_completeness
+from lossmatch.data.checks import check_columns, check_matches_known, check_not_empty, check_unique_ids
+from lossmatch.errors import InputError
+from lossmatch.export import Export, load_export, save_export_contents, write_export
+from lossmatch.listwise import from_lists, to_lists
+from lossmatch.similarity import SimilarityMap
+
+__all__ = ["Training", "SplitData", "load_export", "train"]
+
+log = logging.getLogger(__name__)
+
+_EVAL_COLUMNS = ["TP", "FP", "TN", "FN", "Loss", "Accuracy", "Recall", "Precision", "F1", "MCC"]
+
+
+@dataclass
+class SplitData:
+    """Candidate pairs of one split with their features and labels."""
+
+    pairs: pd.DataFrame  # columns left, right: row positions
+    X: np.ndarray
+    y: np.ndarray
+    missed_matches: int = 0  # true matches of this split that blocking never proposed
+
+    @property
+    def n_pos(self) -> int:
+        return int(self.y.sum())
+
+
+@dataclass
+class FitResult:
+    history: dict = field(default_factory=dict)
+    epochs_run: int = 0
+    class_weight: dict | None = None
+    prior: tuple[float, float] | None = None  # (true training prior, prior after resampling)
+
+
+class Training:
+    """Train and evaluate a matcher of ``df_left`` against ``df_right``.
+
+    Args:
+        similarity_map: a ``SimilarityMap`` or the dict that defines one.
+        df_left, df_right: the two tables; each must have its id column with unique ids.
+        id_left, id_right: the id column names.
+    """
+
+    def __init__(self, similarity_map, df_left: pd.DataFrame, df_right: pd.DataFrame, id_left: str = "id", id_right: str = "id"):
+        if not isinstance(similarity_map, SimilarityMap):
+            similarity_map = SimilarityMap.from_dict(similarity_map)
+        for df, col, where in ((df_left, id_left, "left table"), (df_right, id_right, "right table")):
+            check_not_empty(df, where)
+            check_columns(df, [col], where)
+            check_unique_ids(df, col, where)
+        similarity_map.validate(df_left, df_right)
+        self.similarity_map = similarity_map
+        self.df_left = df_left.reset_index(drop=True)
+        self.df_right = df_right.reset_index(drop=True)
+        self.id_left = id_left
+        self.id_right = id_right
+
+    # -- pairs ---------------------------------------------------------------
+    def matches_reorder(self, matches: pd.DataFrame, matches_id_left: str, matches_id_right: str) -> pd.DataFrame:
+        """Row positions (columns ``left``, ``right``) in df_left/df_right of each matching pair."""
+        check_columns(matches, [matches_id_left, matches_id_right], "matches")
+        left_ids = self.df_left[self.id_left].astype(str)
+        right_ids = self.df_right[self.id_right].astype(str)
+        ml = matches[matches_id_left].astype(str)
+        mr = matches[matches_id_right].astype(str)
+        check_matches_known(
+            pd.DataFrame({matches_id_left: ml, matches_id_right: mr}),
+            matches_id_left, matches_id_right, set(left_ids), set(right_ids), "matches",
+        )
+        left_pos = pd.Series(np.arange(len(left_ids)), index=left_ids.values)
+        right_pos = pd.Series(np.arange(len(right_ids)), index=right_ids.values)
+        return pd.DataFrame(
+            {"left": left_pos.loc[ml.values].to_numpy(np.int64), "right": right_pos.loc[mr.values].to_numpy(np.int64)}
+        ).drop_duplicates(ignore_index=True)
+
+    def candidate_pairs(self, rules) -> pd.DataFrame:
+        """Candidate pairs from recordlinkage indexers (see ``lossmatch.blocking``)."""
+        return candidate_pairs(self.df_left, self.df_right, rules)
+
+    def features(self, pairs: pd.DataFrame, *, progress: bool | None = None) -> np.ndarray:
+        return self.similarity_map.transform(
+            self.df_left, self.df_right, pairs["left"].to_numpy(), pairs["right"].to_numpy(), progress=progress
+        )
+
+    @staticmethod
+    def labels(pairs: pd.DataFrame, matches: pd.DataFrame, n_right: int) -> np.ndarray:
+        """1 for candidate pairs that are known matches, else 0."""
+        key = pairs["left"].to_numpy(np.int64) * n_right + pairs["right"].to_numpy(np.int64)
+        match_key = matches["left"].to_numpy(np.int64) * n_right + matches["right"].to_numpy(np.int64)
+        return np.isin(key, match_key).astype(np.float32)
+
+    # -- fitting -------------------------------------------------------------
+    def fit(
+        self,
+        model: keras.Model,
+        loss,
+        train: SplitData,
+        val: SplitData,
+        *,
+        epochs: int = 10,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        class_weight=None,
+        sampling: str = "none",
+        sampling_ratio: float = 0.5,
+        validation_weight_epochs: int = 2,
+        validation_weight_smoothing: float = 1.0,
+        early_stopping_patience: int = 0,
+        list_size: int | None = 32,
+        seed: int = 0,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        verbose="auto",
+    ) -> FitResult:
+        """Compile ``model`` with ``loss`` and fit it on ``train``, validating on ``val``.
+
+        ``class_weight``: None/"none", "balanced", "validation" (train
+        ``validation_weight_epochs`` epochs, measure per-class log loss on
+        validation, then continue with those weights) or a mapping {0: w0, 1: w1}.
+        ``sampling`` resamples the training split only; predictions are then
+        corrected back to the true prior in ``predict``.
+        """
+        from lossmatch import imbalance
+
+        listwise = bool(getattr(loss, "expects_lists", False))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+        X, y = train.X, train.y
+        result = FitResult()
+        if sampling and sampling != "none":
+            prior = float(y.mean())
+            X, y = imbalance.resample(X, y, sampling, sampling_ratio, seed)
+            result.prior = (prior, float(np.mean(y)))
+        weight = _initial_class_weight(class_weight, y)
+        cbs = list(callbacks)
+        if early_stopping_patience:
+            cbs.append(
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(early_stopping_patience), restore_best_weights=True)
+            )
+        if listwise:
+            Xt, yt, _ = to_lists(train.pairs["left"].to_numpy(), X, y, list_size=list_size)
+            Xv, yv, _ = to_lists(val.pairs["left"].to_numpy(), val.X, val.y, list_size=list_size)
+        else:
+            Xt, yt, Xv, yv = X, y.reshape(-1, 1), val.X, val.y.reshape(-1, 1)
+        fit_kwargs = dict(batch_size=batch_size, validation_data=(Xv, yv), verbose=verbose, shuffle=True)
+        first_epochs = epochs
+        if class_weight == "validation":
+            first_epochs = min(int(validation_weight_epochs), epochs)
+        history = model.fit(Xt, yt, epochs=first_epochs, class_weight=weight, callbacks=cbs, **fit_kwargs)
+        _merge_history(result.history, history.history)
+        if class_weight == "validation" and first_epochs < epochs:
+            p_val = self.predict(model, val, listwise=listwise, list_size=list_size, batch_size=batch_size)
+            w = imbalance.validation_class_weights(val.y, p_val, smoothing=validation_weight_smoothing)
+            weight = {0: float(w[0]), 1: float(w[1])}
+            log.info("validation class weights: %s", weight)
+            for cb in cbs:
+                if hasattr(cb, "step_offset"):
+                    cb.step_offset = first_epochs
+            history = model.fit(
+                Xt, yt, epochs=epochs - first_epochs, class_weight=weight, callbacks=cbs, **fit_kwargs
+            )
+            _merge_history(result.history, history.history)
+        result.class_weight = weight
+        result.epochs_run = len(result.history.get("loss", []))
+        return result
+
+    def predict(
+        self,
+        model: keras.Model,
+        split: SplitData,
+        *,
+        listwise: bool = False,
+        list_size: int | None = 32,
+        batch_size: int = 1024,
+        prior: tuple[float, float] | None = None,
+    ) -> np.ndarray:
+        """Match probabilities for the pairs of ``split`` (prior-corrected after resampling)."""
+        if len(split.y) == 0:
+            return np.zeros(0, dtype=np.float32)
+        if listwise:
+            Xl, _, index = to_lists(split.pairs["left"].to_numpy(), split.X, split.y, list_size=list_size)
+            p = from_lists(model.predict(Xl, batch_size=batch_size, verbose=0), index, len(split.y))
+        else:
+            p = model.predict(split.X, batch_size=batch_size, verbose=0).reshape(-1)
+        if prior is not None:
+            from lossmatch.imbalance import correct_prior
+
+            p = correct_prior(p, prior[0], prior[1])
+        return np.asarray(p, dtype=np.float64)
+
+    # -- reporting -----------------------------------------------------------
+    @staticmethod
+    def evaluate_dataframe(evaluation_test: Mapping, evaluation_train: Mapping, **more: Mapping) -> pd.DataFrame:
+        """One row per data set ("test", "train", then any ``more``) with columns
+        data, TP, FP, TN, FN, Loss, Accuracy, Recall, Precision, F1, MCC, timestamp.
+
+        An evaluation is a mapping such as ``lossmatch.metrics.evaluate`` returns
+        (lower-case keys) or with the column names themselves; missing figures are NaN.
+        """
+        stamp = _dt.datetime.now().isoformat(timespec="seconds")
+        rows = []
+        for name, ev in (("test", evaluation_test), ("train", evaluation_train), *more.items()):
+            if not ev:
+                continue
+            lower = {str(k).lower(): v for k, v in ev.items()}
+            row = {"data": name}
+            for col in _EVAL_COLUMNS:
+                row[col] = lower.get(col.lower(), math.nan)
+            row["timestamp"] = stamp
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["data", *_EVAL_COLUMNS, "timestamp"])
+
+    def performance_statistics_export(
+        self,
+        model: keras.Model,
+        model_name: str,
+        target_directory,
+        evaluation_train: Mapping | None = None,
+        evaluation_test: Mapping | None = None,
+        *,
+        threshold: float = 0.5,
+        blocking=None,
+        metadata: Mapping | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write ``target_directory/model_name/``: model, similarity map (dill and YAML),
+        decision threshold and blocking (export.yaml) and, when evaluations are
+        given, metrics.csv. Atomic; refuses to replace an export unless ``overwrite``."""
+        evaluation_train = evaluation_train or {}
+        evaluation_test = evaluation_test or {}
+        meta = {
+            "threshold": float(threshold),
+            "blocking": _plain(blocking),
+            "id_left": self.id_left,
+            "id_right": self.id_right,
+            "feature_names": list(self.similarity_map.feature_names),
+            "listwise": bool(getattr(model.loss, "expects_lists", False)),
+            **_plain(dict(metadata or {})),
+        }
+
+        def contents(tmp: Path) -> None:
+            save_export_contents(tmp, model, self.similarity_map, meta)
+            if evaluation_train or evaluation_test:
+                self.evaluate_dataframe(evaluation_test, evaluation_train).to_csv(tmp / "metrics.csv", index=False)
+
+        return write_export(Path(target_directory) / model_name, overwrite=overwrite, write_contents=contents)
+
+
+def _initial_class_weight(class_weight, y) -> dict | None:
+    from lossmatch import imbalance
+
+    if class_weight in (None, "none", "validation"):
+        return None
+    if class_weight == "balanced":
+        return imbalance.balanced_class_weights(y.astype(int))
+    return imbalance.check_class_weight_mapping(class_weight)
+
+
+def _merge_history(into: dict, new: Mapping) -> None:
+    for k, v in new.items():
+        into.setdefault(k, []).extend(float(x) for x in v)
+
+
+def _plain(value):
+    """OmegaConf containers to plain Python for YAML/JSON."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(value, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(value, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def train(cfg, output_dir: str | os.PathLike | None = None) -> dict:
+    """Run one training job described by a composed Hydra config; see ``lossmatch.pipeline``."""
+    from lossmatch.pipeline import run
+
+    return run(cfg, output_dir=output_dir)

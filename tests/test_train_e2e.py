@@ -1,0 +1,48 @@
+"""End-to-end: the train.py path on tiny FEBRL4 settings, one run per loss."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+from conftest import tiny_overrides
+
+from lossmatch.training import train
+
+LOSSES = ["bce", "soft_f1", "focal", "combined", "soft_fbeta", "soft_jaccard", "weighted_bce", "pairwise_soft_zero_one"]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
+    cfg = compose_cfg([f"loss={loss}", *tiny_overrides(tmp_path)])
+    out = tmp_path / "run"
+    result = train(cfg, output_dir=out)
+
+    # metrics.json is written and agrees with its own confusion counts.
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["loss"] == loss
+    assert saved["mlflow_run_id"] == result["mlflow_run_id"]
+    t = saved["test"]
+    assert set(t) >= {"f1", "precision", "recall", "accuracy", "mcc", "tp", "fp", "tn", "fn"}
+    denominator = 2 * t["tp"] + t["fp"] + t["fn"]
+    assert t["f1"] == pytest.approx(2 * t["tp"] / denominator if denominator else 0.0)
+    assert t["precision"] == pytest.approx(t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 0.0)
+    assert t["recall"] == pytest.approx(t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 0.0)
+    assert 0.0 < saved["threshold"] < 1.0
+
+    # The MLflow run exists, finished, with params, per-epoch and final metrics and artifacts.
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["loss.name"] == loss
+    assert run.data.params["trainer.epochs"] == "1"
+    for key in ("val_f1", "test_f1", "test_precision", "test_recall", "test_accuracy", "test_mcc", "test_tp", "test_fn"):
+        assert key in run.data.metrics, key
+    assert run.data.metrics["test_f1"] == pytest.approx(t["f1"])
+    assert len(client.get_metric_history(run.info.run_id, "epoch_loss")) == 1
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "metrics.csv", "metrics.json", "export", "plots"} <= artifacts
+    export = {a.path for a in client.list_artifacts(run.info.run_id, "export")}
+    assert {"export/similarity_map.dill", "export/similarity_map.yaml", "export/model.keras"} <= export
+    assert mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
