@@ -189,10 +189,11 @@ def test_bad_ratio(ratio):
     assert repr(ratio) in str(err.value)
 
 
-def test_ratio_below_current_is_an_input_error():
-    # The split is already at 10 / 90 = 0.11; oversampling cannot reach 0.05.
-    with pytest.raises(InputError, match="trainer.sampling_ratio=0.05"):
-        resample(X, Y, "oversample", 0.05, seed=0)
+def test_ratio_already_reached_is_a_warned_no_op():
+    # The split is already at 10 / 90 = 0.11 >= 0.05: nothing to resample, and the user is told.
+    with pytest.warns(UserWarning, match="trainer.sampling_ratio=0.05"):
+        X_res, y_res = resample(X, Y, "oversample", 0.05, seed=0)
+    assert X_res is X and y_res is Y
 
 
 # --- correct_prior -------------------------------------------------------

@@ -9,6 +9,7 @@ model learns, ``correct_prior`` maps its probabilities back before thresholding.
 from __future__ import annotations
 
 import math
+import warnings
 import numbers
 from collections.abc import Mapping
 
@@ -190,6 +191,14 @@ def resample(X, y, method="none", ratio=1.0, seed=None):
     from imblearn.over_sampling import RandomOverSampler
     from imblearn.under_sampling import RandomUnderSampler
 
+    counts = np.bincount(np.asarray(y).astype(int).ravel(), minlength=2)
+    if counts.min() and counts.min() / counts.max() >= ratio:
+        # Already at least this balanced: imbalanced-learn would refuse; resampling is a no-op.
+        warnings.warn(
+            f"trainer.sampling={method!r}: the training split is already balanced to "
+            f"{counts.min() / counts.max():.3f} >= trainer.sampling_ratio={ratio}; not resampled"
+        )
+        return X, y
     sampler_cls = RandomOverSampler if method == "oversample" else RandomUnderSampler
     sampler = sampler_cls(sampling_strategy=float(ratio), random_state=seed)
     try:

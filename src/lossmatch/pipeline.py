@@ -94,8 +94,14 @@ def prepare(cfg) -> Prepared:
 
     source = instantiate(cfg.data, _convert_="all")
     data = source.load()
-    sim_cfg = cfg.similarity.map
-    similarity_map = SimilarityMap.from_dict(_plain(sim_cfg))
+    if cfg.similarity.get("map") is None:
+        known = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "conf" / "similarity").glob("*.yaml"))
+        raise InputError(
+            f"similarity.map is not set for data={data.name}: choose similarity=<name>"
+            + (f" (one of {', '.join(known)})" if known else "")
+            + " or give similarity.map='{column: [jaro_winkler], left_col~right_col: [exact]}'"
+        )
+    similarity_map = SimilarityMap.from_dict(_plain(cfg.similarity.map))
     training = Training(similarity_map, data.left, data.right, data.id_left, data.id_right)
     n_right = len(training.df_right)
     if data.labelled_pairs is not None:
@@ -199,6 +205,8 @@ def run(cfg, output_dir=None) -> dict:
             callbacks=[tracking.MlflowEpochLogger()], verbose=_keras_verbose(tr.verbose),
         )
         mlflow.log_metric("train_seconds", time.perf_counter() - t)
+        if fit.prior:
+            mlflow.log_metrics({"train_prior": fit.prior[0], "sampled_prior": fit.prior[1]})
         if fit.class_weight:
             tracking.log_metrics({f"class_weight_{k}": v for k, v in fit.class_weight.items()})
 

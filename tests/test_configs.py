@@ -1,0 +1,71 @@
+"""Every config group option composes, and the public keys are where users expect them."""
+
+from pathlib import Path
+
+import pytest
+from conftest import CONF
+from hydra.utils import instantiate
+
+LOSS_NAMES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
+
+
+def test_default_config_has_the_public_keys(compose_cfg):
+    cfg = compose_cfg([])
+    assert cfg.seed == 42
+    assert cfg.trainer.epochs >= 1 and cfg.trainer.batch_size >= 1
+    assert cfg.loss.name == "combined" and cfg.loss.weight_f1 == 0.5
+    assert cfg.data._target_.endswith("Febrl4Source")
+    assert cfg.tracking.uri.startswith("sqlite:///") and cfg.tracking.uri.endswith("mlruns/mlflow.db")
+    assert cfg.tracking.experiment == "lossmatch"
+    assert "map" in cfg.similarity
+    assert cfg.optimized_metric == "val_f1"
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_every_loss_config_instantiates_and_names_itself(loss, compose_cfg):
+    from lossmatch.pipeline import build_loss
+
+    cfg = compose_cfg([f"loss={loss}"])
+    name, obj = build_loss(cfg.loss)
+    assert name == loss == Path(cfg.loss.name).name
+    assert callable(obj)
+
+
+def test_loss_parameters_are_group_keys(compose_cfg):
+    cfg = compose_cfg(["loss=focal", "loss.alpha=0.5", "loss.gamma=1.0"])
+    from lossmatch.pipeline import build_loss
+
+    _, loss = build_loss(cfg.loss)
+    assert (loss.alpha, loss.gamma) == (0.5, 1.0)
+
+
+# csv and deepmatcher have no fixed columns: their map is a placeholder the user fills.
+PLACEHOLDER_MAPS = {"csv", "deepmatcher"}
+SIMILARITY_NAMES = sorted(p.stem for p in (CONF / "similarity").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", [n for n in SIMILARITY_NAMES if n not in PLACEHOLDER_MAPS])
+def test_similarity_configs_parse(name, compose_cfg):
+    from lossmatch.similarity import SimilarityMap
+
+    cfg = compose_cfg([f"similarity={name}"])
+    assert SimilarityMap.from_dict(cfg.similarity).feature_names
+
+
+@pytest.mark.parametrize("name", sorted(PLACEHOLDER_MAPS))
+def test_placeholder_similarity_maps_are_unset(name, compose_cfg):
+    assert compose_cfg([f"similarity={name}"]).similarity.map is None
+
+
+def test_data_group_follows_into_similarity(compose_cfg, tmp_path):
+    cfg = compose_cfg(["data=deepmatcher", f"data.path={tmp_path}"])
+    # data=deepmatcher has no fixed columns, so its similarity slot is empty until chosen.
+    assert cfg.similarity.map is None
+    assert compose_cfg(["data=deepmatcher", "similarity=beer"]).similarity.map
+
+
+def test_model_config_builds_a_probability_model(compose_cfg):
+    cfg = compose_cfg([])
+    model = instantiate(cfg.model, n_features=5)
+    assert model.output_shape == (None, 1)
+    assert model.layers[-2].get_config()["activation"] == "sigmoid"
