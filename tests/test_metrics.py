@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from lossmatch.metrics import best_f1_threshold, evaluate

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from lossmatch.blocking import pair_completeness
 from lossmatch.data.split import assign_pairs, split_by_entity
 from lossmatch.errors import InputError
 from lossmatch.similarity import SimilarityMap
-from lossmatch.training import SplitData, Training, _plain
+from lossmatch.training import SplitData, Training, _plain, pair_keys
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +116,7 @@ def prepare(cfg) -> Prepared:
     split = getattr(source, "split", None) or {"val": 0.2, "test": 0.2}
     left_split, right_split = split_by_entity(len(data.left), len(data.right), data.matches, split, seed=int(cfg.seed))
     pairs = assign_pairs(candidates, left_split, right_split)
-    cand_key = candidates["left"].to_numpy(np.int64) * n_right + candidates["right"].to_numpy(np.int64)
-    match_key = data.matches["left"].to_numpy(np.int64) * n_right + data.matches["right"].to_numpy(np.int64)
-    found = np.isin(match_key, cand_key)
+    found = np.isin(pair_keys(data.matches, n_right), pair_keys(candidates, n_right))
     match_split = left_split[data.matches["left"].to_numpy()]
     missed = {s: int(np.sum((match_split == s) & ~found)) for s in SPLITS}
     return Prepared(data, training, pairs, missed, _plain(blocking), completeness, len(candidates))

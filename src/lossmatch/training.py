@@ -10,11 +10,9 @@ same methods, so there is one code path.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import math
 import os
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +21,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from lossmatch import metrics as M
-from lossmatch.blocking import candidate_pairs, pair_completeness
+from lossmatch.blocking import candidate_pairs
 from lossmatch.data.checks import check_columns, check_matches_known, check_not_empty, check_unique_ids
-from lossmatch.errors import InputError
-from lossmatch.export import Export, load_export, save_export_contents, write_export
+from lossmatch.export import load_export, save_export_contents, write_export
 from lossmatch.listwise import from_lists, to_lists
 from lossmatch.similarity import SimilarityMap
 
@@ -113,9 +109,7 @@ class Training:
     @staticmethod
     def labels(pairs: pd.DataFrame, matches: pd.DataFrame, n_right: int) -> np.ndarray:
         """1 for candidate pairs that are known matches, else 0."""
-        key = pairs["left"].to_numpy(np.int64) * n_right + pairs["right"].to_numpy(np.int64)
-        match_key = matches["left"].to_numpy(np.int64) * n_right + matches["right"].to_numpy(np.int64)
-        return np.isin(key, match_key).astype(np.float32)
+        return np.isin(pair_keys(pairs, n_right), pair_keys(matches, n_right)).astype(np.float32)
 
     # -- fitting -------------------------------------------------------------
     def fit(
@@ -270,6 +264,11 @@ class Training:
                 self.evaluate_dataframe(evaluation_test, evaluation_train).to_csv(tmp / "metrics.csv", index=False)
 
         return write_export(Path(target_directory) / model_name, overwrite=overwrite, write_contents=contents)
+
+
+def pair_keys(pairs: pd.DataFrame, n_right: int) -> np.ndarray:
+    """One int64 per (left, right) row-position pair, for fast set membership with np.isin."""
+    return pairs["left"].to_numpy(np.int64) * n_right + pairs["right"].to_numpy(np.int64)
 
 
 def _initial_class_weight(class_weight, y) -> dict | None:
