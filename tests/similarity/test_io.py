@@ -56,7 +56,10 @@ def test_bad_name_in_file_is_input_error(tmp_path):
         load_similarity_map(path)
 
 
-@pytest.mark.parametrize("conf", sorted(p.name for p in CONF.glob("*.yaml") if p.name != "csv.yaml"))
+# csv and deepmatcher read the user's own columns: their map is a placeholder (null).
+@pytest.mark.parametrize(
+    "conf", sorted(p.name for p in CONF.glob("*.yaml") if p.name not in {"csv.yaml", "deepmatcher.yaml"})
+)
 def test_shipped_conf_files_load(conf):
     sm = load_similarity_map(CONF / conf)
     # Every shipped map parses and yields features.
