@@ -69,3 +69,12 @@ def test_model_config_builds_a_probability_model(compose_cfg):
     model = instantiate(cfg.model, n_features=5)
     assert model.output_shape == (None, 1)
     assert model.layers[-2].get_config()["activation"] == "sigmoid"
+
+
+def test_experiment_overlay_overrides_groups_and_keys(compose_cfg):
+    cfg = compose_cfg(["experiment=febrl4_focal"])
+    assert cfg.loss.name == "focal" and cfg.loss.alpha == 0.5 and cfg.loss.gamma == 1.0
+    assert cfg.seed == 7 and cfg.trainer.epochs == 15
+    assert cfg.tracking.experiment == "febrl4-focal"
+    # Command-line keys still win over the overlay.
+    assert compose_cfg(["experiment=febrl4_focal", "seed=1"]).seed == 1
