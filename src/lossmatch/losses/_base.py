@@ -147,7 +147,13 @@ def soft_counts(y_true, y_pred, sample_weight=None, mask=None):
 class SoftCountLoss(keras.losses.Loss):
     """Base of the losses computed from batch-level soft TP, FP and FN.
 
-    Subclasses implement ``loss_from_counts(tp, fp, fn)`` and ``get_config``.
+    Subclasses set ``_owner`` (the factory name shown in error messages) and
+    implement ``loss_from_counts(tp, fp, fn)``; a subclass with parameters of its
+    own checks them in its ``__init__`` and adds them in ``get_config``.
+
+    Every soft-count loss smooths its ratio with ``epsilon`` (> 0, default 1e-7),
+    which keeps it finite on a batch with no positives and no predicted
+    positives; it is checked and serialised here.
 
     These losses are defined on the whole batch, not per sample, so the value is
     a scalar and Keras' reduction has nothing left to reduce; ``reduction`` is
@@ -156,11 +162,21 @@ class SoftCountLoss(keras.losses.Loss):
     from ``y_pred`` are folded into the same weights.
     """
 
+    _owner = "SoftCountLoss"
     # The trainer feeds (batch, list) tensors only to losses that set this.
     expects_lists = False
 
+    def __init__(
+        self, epsilon=1e-7, name=None, reduction="sum_over_batch_size", dtype=None
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.epsilon = check_epsilon(self._owner, epsilon)
+
     def loss_from_counts(self, tp, fp, fn):
         raise NotImplementedError
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
     def call(self, y_true, y_pred):
         return self.loss_from_counts(*soft_counts(y_true, y_pred))

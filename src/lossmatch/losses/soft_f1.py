@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from lossmatch.losses._base import SoftCountLoss, check_epsilon
+from lossmatch.losses._base import SoftCountLoss
 
 
 @keras.saving.register_keras_serializable(package="lossmatch")
@@ -29,18 +29,9 @@ class SoftF1Loss(SoftCountLoss):
 
     _owner = "soft_f1_loss"
 
-    def __init__(
-        self, epsilon=1e-7, name=None, reduction="sum_over_batch_size", dtype=None
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.epsilon = check_epsilon(self._owner, epsilon)
-
     def loss_from_counts(self, tp, fp, fn):
         eps = ops.cast(self.epsilon, tp.dtype)
         return 1.0 - (2.0 * tp + eps) / (2.0 * tp + fp + fn + eps)
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 def soft_f1_loss(epsilon=1e-7):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from lossmatch.losses._base import SoftCountLoss, check_epsilon, check_number
+from lossmatch.losses._base import SoftCountLoss, check_number
 
 
 @keras.saving.register_keras_serializable(package="lossmatch")
@@ -38,11 +38,10 @@ class SoftFBetaLoss(SoftCountLoss):
         reduction="sum_over_batch_size",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.beta = check_number(
-            self._owner, "beta", beta, low=0.0, low_open=True, high_open=True
-        )
-        self.epsilon = check_epsilon(self._owner, epsilon)
+        # beta is checked before epsilon (in SoftCountLoss), so a bad beta is reported first.
+        beta = check_number(self._owner, "beta", beta, low=0.0, low_open=True, high_open=True)
+        super().__init__(epsilon=epsilon, name=name, reduction=reduction, dtype=dtype)
+        self.beta = beta
 
     def loss_from_counts(self, tp, fp, fn):
         beta2 = ops.cast(self.beta**2, tp.dtype)
@@ -51,7 +50,7 @@ class SoftFBetaLoss(SoftCountLoss):
         return 1.0 - numerator / (numerator + beta2 * fn + fp)
 
     def get_config(self):
-        return {**super().get_config(), "beta": self.beta, "epsilon": self.epsilon}
+        return {**super().get_config(), "beta": self.beta}
 
 
 def soft_fbeta_loss(beta=1.0, epsilon=1e-7):
