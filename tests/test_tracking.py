@@ -39,6 +39,14 @@ def test_failed_body_ends_run_failed_not_running(store):
     assert mlflow.active_run() is None
 
 
+def test_interrupted_run_ends_killed(store):
+    uri, _ = store
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.mlflow_run("ctrl-c") as run:
+            raise KeyboardInterrupt
+    assert mlflow.MlflowClient(uri).get_run(run.info.run_id).info.status == "KILLED"
+
+
 def test_run_inside_a_parent_is_nested(store):
     uri, _ = store
     with mlflow.start_run() as parent:

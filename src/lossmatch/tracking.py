@@ -53,7 +53,7 @@ def ui_command(uri: str) -> str:
 
 @contextlib.contextmanager
 def mlflow_run(run_name: str | None = None, *, nested: bool | None = None) -> Iterator[mlflow.ActiveRun]:
-    """Start an MLflow run that ends FAILED (not left RUNNING) if the body raises.
+    """Start an MLflow run that ends FAILED (KILLED on Ctrl-C), never left RUNNING, if the body raises.
 
     Nested automatically when another run is active (a sweep's parent run).
     """
@@ -62,6 +62,9 @@ def mlflow_run(run_name: str | None = None, *, nested: bool | None = None) -> It
     run = mlflow.start_run(run_name=run_name, nested=nested)
     try:
         yield run
+    except KeyboardInterrupt:
+        mlflow.end_run(status="KILLED")
+        raise
     except BaseException:
         mlflow.end_run(status="FAILED")
         raise
