@@ -46,3 +46,25 @@ def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
     export = {a.path for a in client.list_artifacts(run.info.run_id, "export")}
     assert {"export/similarity_map.dill", "export/similarity_map.yaml", "export/model.keras"} <= export
     assert mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+
+
+def test_train_py_command_line_exits_zero_and_writes_metrics_json(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run_dir = tmp_path / "hydra-run"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "loss=soft_f1", *tiny_overrides(tmp_path), f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, env={**os.environ, "PROJECT_ROOT": str(ROOT)}, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["loss"] == "soft_f1"
+    # The summary names the run and the command that opens the MLflow UI on this store.
+    assert saved["mlflow_run_id"] in proc.stdout
+    assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlruns/mlflow.db" in proc.stdout
+    # Hydra keeps the resolved config beside the metrics.
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
