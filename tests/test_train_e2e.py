@@ -68,3 +68,30 @@ def test_train_py_command_line_exits_zero_and_writes_metrics_json(tmp_path):
     assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlruns/mlflow.db" in proc.stdout
     # Hydra keeps the resolved config beside the metrics.
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+
+
+def test_mlflow_model_loads_without_lossmatch(compose_cfg, tmp_path):
+    """The keras-flavour model is plain Keras: a fresh process loads it without importing lossmatch."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    cfg = compose_cfg(["loss=combined", *tiny_overrides(tmp_path)])
+    result = train(cfg, output_dir=tmp_path / "run")
+    code = (
+        "import mlflow, numpy as np, sys; "
+        f"mlflow.set_tracking_uri({cfg.tracking.uri!r}); "
+        f"m = mlflow.keras.load_model('runs:/{result['mlflow_run_id']}/model'); "
+        "assert 'lossmatch' not in sys.modules; "
+        "print(float(m.predict(np.zeros((1, m.input_shape[-1]), dtype='float32'), verbose=0)[0, 0]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from lossmatch.export import load_export
+
+    exported = load_export(result["export_dir"])
+    expected = exported.model.predict(np.zeros((1, exported.model.input_shape[-1]), dtype="float32"), verbose=0)[0, 0]
+    assert float(proc.stdout.strip().splitlines()[-1]) == pytest.approx(float(expected), rel=1e-5)

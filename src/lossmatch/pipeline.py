@@ -281,19 +281,29 @@ def _loss_value(model, split: SplitData, listwise: bool, tr) -> float:
 
 
 def _log_keras_model(model) -> None:
+    """Log the model with MLflow's keras flavour, as an inference-only (uncompiled) copy.
+
+    The compiled model carries its lossmatch loss, which Keras can only rebuild
+    after ``import lossmatch.losses``; the uncompiled copy has the same weights
+    and predictions and loads anywhere with plain Keras (``mlflow.keras.load_model``,
+    ``mlflow.pyfunc``). The full compiled model is in the run's ``export/``.
+    """
     import keras
     import mlflow.keras
     import tensorflow as tf
     from mlflow.models import infer_signature
 
+    # From the architecture config: Keras 3's clone_model would copy the compiled loss too.
+    inference = type(model).from_config(model.get_config())
+    inference.set_weights(model.get_weights())
     # One example row (one list of one candidate for a listwise model) for the signature.
     example = np.zeros([1 if d is None else d for d in model.input_shape], dtype=np.float32)
     # Pinned requirements skip MLflow's slow import-scanning inference.
     mlflow.keras.log_model(
-        model,
+        inference,
         name="model",
-        pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}", "lossmatch"],
-        signature=infer_signature(example, model.predict(example, verbose=0)),
+        pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
+        signature=infer_signature(example, inference.predict(example, verbose=0)),
     )
 
 
