@@ -77,6 +77,7 @@ CASES = [
     ),
     ("loss parameter out of range", lambda d: {"loss": "focal", "loss.alpha": "1.5"}, ["alpha", "1.5", "[0, 1]"]),
     ("combined weight out of range", lambda d: {"loss": "combined", "loss.weight_f1": "-0.1"}, ["weight_f1", "-0.1"]),
+    ("blocking too coarse", lambda d: {"max_candidate_pairs": "50"}, ["max_candidate_pairs=50", "400"]),
     ("bad class weight", lambda d: {"trainer.class_weight": "{0: -1, 1: 1}"}, ["trainer.class_weight", "-1"]),
 ]
 

@@ -110,8 +110,21 @@ def prepare(cfg) -> Prepared:
     blocking = getattr(source, "blocking", None)
     if not blocking:
         raise InputError(f"data={data.name}: data.blocking must list at least one blocking rule")
+    limit = int(cfg.get("max_candidate_pairs", 5_000_000))
+    n_all = len(data.left) * len(data.right)
+    if n_all > limit and any(rule.get("method") == "full" for rule in _plain(blocking)):
+        raise InputError(
+            f"data.blocking: a 'full' rule compares {len(data.left):,} x {len(data.right):,} = {n_all:,} pairs, "
+            f"more than max_candidate_pairs={limit:,}; block on a column instead, "
+            "e.g. data.blocking='[{method: block, on: <column>}]', or raise max_candidate_pairs"
+        )
     print(f"[lossmatch] blocking {len(data.left):,} x {len(data.right):,} records ...", flush=True)
     candidates = training.candidate_pairs(blocking)
+    if len(candidates) > limit:
+        raise InputError(
+            f"data.blocking gives {len(candidates):,} candidate pairs, more than max_candidate_pairs={limit:,}: "
+            "use more selective rules (block on more columns) or raise max_candidate_pairs"
+        )
     completeness = pair_completeness(candidates, data.matches)
     split = getattr(source, "split", None) or {"val": 0.2, "test": 0.2}
     left_split, right_split = split_by_entity(len(data.left), len(data.right), data.matches, split, seed=int(cfg.seed))
