@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -30,6 +32,7 @@ def predict_matches(
     ``is_match`` at the export's threshold. ``blocking`` defaults to the rules the
     matcher was trained with.
     """
+    logging.getLogger("recordlinkage").setLevel(logging.WARNING)  # its per-indexer INFO lines are noise here
     id_left = id_left or exported.id_left
     id_right = id_right or exported.id_right
     training = Training(exported.similarity_map, df_left, df_right, id_left, id_right)
