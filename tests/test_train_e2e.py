@@ -41,6 +41,9 @@ def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
         assert key in run.data.metrics, key
     assert run.data.metrics["test_f1"] == pytest.approx(t["f1"])
     assert len(client.get_metric_history(run.info.run_id, "epoch_loss")) == 1
+    assert len(client.get_metric_history(run.info.run_id, "epoch_val_loss")) == 1
+    if loss != "pairwise_soft_zero_one":
+        assert len(client.get_metric_history(run.info.run_id, "epoch_val_pr_auc")) == 1
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "metrics.csv", "metrics.json", "export", "plots"} <= artifacts
     export = {a.path for a in client.list_artifacts(run.info.run_id, "export")}

@@ -290,7 +290,8 @@ def _loss_value(model, split: SplitData, listwise: bool, tr) -> float:
         X, y, _ = to_lists(split.pairs["left"].to_numpy(), split.X, split.y, list_size=tr.list_size)
     else:
         X, y = split.X, split.y.reshape(-1, 1)
-    return float(model.evaluate(X, y, batch_size=tr.batch_size, verbose=0))
+    values = model.evaluate(X, y, batch_size=tr.batch_size, verbose=0, return_dict=True)
+    return float(values["loss"])
 
 
 def _log_keras_model(model) -> None:

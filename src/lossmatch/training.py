@@ -144,7 +144,11 @@ class Training:
         from lossmatch import imbalance
 
         listwise = bool(getattr(loss, "expects_lists", False))
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+        # Area under the precision-recall curve per epoch: threshold-free, and what matters
+        # under heavy imbalance (ROC AUC looks good even for poor matchers). Lists carry
+        # -1 padding labels, which AUC cannot take, so listwise training tracks the loss only.
+        metrics = [] if listwise else [keras.metrics.AUC(curve="PR", name="pr_auc")]
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
         X, y = train.X, train.y
         result = FitResult()
         if sampling and sampling != "none":
