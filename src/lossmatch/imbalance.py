@@ -9,8 +9,8 @@ model learns, ``correct_prior`` maps its probabilities back before thresholding.
 from __future__ import annotations
 
 import math
-import warnings
 import numbers
+import warnings
 from collections.abc import Mapping
 
 import numpy as np

@@ -27,7 +27,7 @@ from lossmatch.export import load_export, save_export_contents, write_export
 from lossmatch.listwise import from_lists, to_lists
 from lossmatch.similarity import SimilarityMap
 
-__all__ = ["Training", "SplitData", "load_export", "train"]
+__all__ = ["SplitData", "Training", "load_export", "train"]
 
 log = logging.getLogger(__name__)
 

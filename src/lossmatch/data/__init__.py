@@ -9,4 +9,4 @@ from lossmatch.data.csv import CsvSource
 from lossmatch.data.deepmatcher import DeepMatcherSource
 from lossmatch.data.febrl4 import Febrl4Source
 
-__all__ = ["MatchingData", "CsvSource", "DeepMatcherSource", "Febrl4Source"]
+__all__ = ["CsvSource", "DeepMatcherSource", "Febrl4Source", "MatchingData"]
