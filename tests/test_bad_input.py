@@ -58,7 +58,7 @@ def _csv_overrides(d, **changes):
 CASES = [
     ("missing file", lambda d: {"data.left": str(d / "nope.csv")}, ["data.left", "nope.csv", "not found"]),
     ("missing id column", lambda d: {"data.id_left": "key"}, ["key", "left.csv"]),
-    ("missing compared column", lambda d: {"similarity.map": "{surname: [jaro_winkler]}"}, ["surname", "left"]),
+    ("missing compared column", lambda d: {"similarity.map": "{surname: [jaro_winkler]}"}, ["surname", "left table", "left.csv"]),
     (
         "duplicate ids",
         lambda d: (_write(d / "left.csv", _table("l", NAMES).replace("l1,", "l0,")), {})[1],

@@ -101,6 +101,12 @@ def prepare(cfg) -> Prepared:
             + " or give similarity.map='{column: [jaro_winkler], left_col~right_col: [exact]}'"
         )
     similarity_map = SimilarityMap.from_dict(_plain(cfg.similarity.map))
+    # Name the files in the message: a user's own tables are where a column goes missing.
+    similarity_map.validate(
+        data.left, data.right,
+        left_name=f"left table ({data.files['left']})" if "left" in data.files else "left table",
+        right_name=f"right table ({data.files['right']})" if "right" in data.files else "right table",
+    )
     training = Training(similarity_map, data.left, data.right, data.id_left, data.id_right)
     n_right = len(training.df_right)
     if data.labelled_pairs is not None:
