@@ -181,6 +181,8 @@ def run(cfg, output_dir=None) -> dict:
     training = prepared.training
     out = _output_dir(output_dir)
 
+    # A sweep runs many jobs in one process: drop the previous job's graphs and layer names.
+    keras.backend.clear_session()
     # Same config and seed give the same numbers on CPU.
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
