@@ -27,7 +27,8 @@ from lossmatch.blocking import pair_completeness
 from lossmatch.data.split import assign_pairs, split_by_entity
 from lossmatch.errors import InputError
 from lossmatch.similarity import SimilarityMap
-from lossmatch.training import SplitData, Training, _plain, pair_keys
+from lossmatch.data.base import plain
+from lossmatch.training import SplitData, Training, pair_keys
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,13 @@ def check_trainer(trainer, listwise: bool) -> None:
         raise InputError(f"trainer.learning_rate must be a positive number, got {lr!r}")
     cw = trainer.class_weight
     if isinstance(cw, (DictConfig, dict)):
-        imbalance.check_class_weight_mapping(_plain(cw))
+        imbalance.check_class_weight_mapping(plain(cw))
     elif cw not in (None, "none", "balanced", "validation"):
         raise InputError(
             f"trainer.class_weight must be none, balanced, validation or a mapping like {{0: 3.0, 1: 1.0}}, got {cw!r}"
         )
-    if trainer.sampling not in (None, "none", "oversample", "undersample"):
-        raise InputError(f"trainer.sampling must be none, oversample or undersample, got {trainer.sampling!r}")
+    if trainer.sampling is not None and trainer.sampling not in imbalance.SAMPLING_METHODS:
+        raise InputError(f"trainer.sampling must be one of {', '.join(imbalance.SAMPLING_METHODS)}, got {trainer.sampling!r}")
     if listwise and (cw not in (None, "none") or trainer.sampling not in (None, "none")):
         raise InputError(
             "loss=pairwise_soft_zero_one trains on candidate lists: trainer.class_weight and trainer.sampling must be none"
@@ -100,14 +101,13 @@ def prepare(cfg) -> Prepared:
             + (f" (one of {', '.join(known)})" if known else "")
             + " or give similarity.map='{column: [jaro_winkler], left_col~right_col: [exact]}'"
         )
-    similarity_map = SimilarityMap.from_dict(_plain(cfg.similarity.map))
-    # Name the files in the message: a user's own tables are where a column goes missing.
-    similarity_map.validate(
-        data.left, data.right,
+    similarity_map = SimilarityMap.from_dict(plain(cfg.similarity.map))
+    # Name the files in messages: a user's own tables are where a column goes missing.
+    training = Training(
+        similarity_map, data.left, data.right, data.id_left, data.id_right,
         left_name=f"left table ({data.files['left']})" if "left" in data.files else "left table",
         right_name=f"right table ({data.files['right']})" if "right" in data.files else "right table",
     )
-    training = Training(similarity_map, data.left, data.right, data.id_left, data.id_right)
     n_right = len(training.df_right)
     if data.labelled_pairs is not None:
         # Benchmark data with official splits: used as they are, no blocking, no resplitting.
@@ -118,7 +118,7 @@ def prepare(cfg) -> Prepared:
         raise InputError(f"data={data.name}: data.blocking must list at least one blocking rule")
     limit = int(cfg.get("max_candidate_pairs", 5_000_000))
     n_all = len(data.left) * len(data.right)
-    if n_all > limit and any(rule.get("method") == "full" for rule in _plain(blocking)):
+    if n_all > limit and any(rule.get("method") == "full" for rule in plain(blocking)):
         raise InputError(
             f"data.blocking: a 'full' rule compares {len(data.left):,} x {len(data.right):,} = {n_all:,} pairs, "
             f"more than max_candidate_pairs={limit:,}; block on a column instead, "
@@ -138,7 +138,7 @@ def prepare(cfg) -> Prepared:
     found = np.isin(pair_keys(data.matches, n_right), pair_keys(candidates, n_right))
     match_split = left_split[data.matches["left"].to_numpy()]
     missed = {s: int(np.sum((match_split == s) & ~found)) for s in SPLITS}
-    return Prepared(data, training, pairs, missed, _plain(blocking), completeness, len(candidates))
+    return Prepared(data, training, pairs, missed, plain(blocking), completeness, len(candidates))
 
 
 def _labelled(prepared: Prepared, name: str, features: np.ndarray) -> SplitData:
@@ -191,7 +191,7 @@ def run(cfg, output_dir=None) -> dict:
     run_name = cfg.tracking.get("run_name") or f"{prepared.data.name}-{loss_name}-seed{seed}"
     with tracking.mlflow_run(run_name) as active:
         run_id = active.info.run_id
-        tracking.log_params(_plain(cfg))
+        tracking.log_params(plain(cfg))
         mlflow.set_tags({"loss": loss_name, "data": prepared.data.name, "seed": str(seed)})
         if prepared.completeness is not None:
             mlflow.log_metrics({"blocking_pair_completeness": prepared.completeness, "blocking_candidates": prepared.n_candidates})
@@ -216,7 +216,7 @@ def run(cfg, output_dir=None) -> dict:
         fit = training.fit(
             model, loss, splits["train"], splits["val"],
             epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
-            class_weight=_plain(tr.class_weight), sampling=tr.sampling, sampling_ratio=tr.sampling_ratio,
+            class_weight=plain(tr.class_weight), sampling=tr.sampling, sampling_ratio=tr.sampling_ratio,
             validation_weight_epochs=tr.validation_weight_epochs,
             validation_weight_smoothing=tr.validation_weight_smoothing,
             early_stopping_patience=tr.early_stopping_patience, list_size=tr.list_size, seed=seed,

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lossmatch.blocking import candidate_pairs
+from lossmatch.data.base import plain, positions
 from lossmatch.data.checks import check_columns, check_matches_known, check_not_empty, check_unique_ids
 from lossmatch.export import load_export, save_export_contents, write_export
 from lossmatch.listwise import from_lists, to_lists
@@ -63,16 +64,27 @@ class Training:
         similarity_map: a ``SimilarityMap`` or the dict that defines one.
         df_left, df_right: the two tables; each must have its id column with unique ids.
         id_left, id_right: the id column names.
+        left_name, right_name: how error messages name the tables (e.g. with their file).
     """
 
-    def __init__(self, similarity_map, df_left: pd.DataFrame, df_right: pd.DataFrame, id_left: str = "id", id_right: str = "id"):
+    def __init__(
+        self,
+        similarity_map,
+        df_left: pd.DataFrame,
+        df_right: pd.DataFrame,
+        id_left: str = "id",
+        id_right: str = "id",
+        *,
+        left_name: str = "left table",
+        right_name: str = "right table",
+    ):
         if not isinstance(similarity_map, SimilarityMap):
             similarity_map = SimilarityMap.from_dict(similarity_map)
-        for df, col, where in ((df_left, id_left, "left table"), (df_right, id_right, "right table")):
+        for df, col, where in ((df_left, id_left, left_name), (df_right, id_right, right_name)):
             check_not_empty(df, where)
             check_columns(df, [col], where)
             check_unique_ids(df, col, where)
-        similarity_map.validate(df_left, df_right)
+        similarity_map.validate(df_left, df_right, left_name=left_name, right_name=right_name)
         self.similarity_map = similarity_map
         self.df_left = df_left.reset_index(drop=True)
         self.df_right = df_right.reset_index(drop=True)
@@ -91,11 +103,9 @@ class Training:
             pd.DataFrame({matches_id_left: ml, matches_id_right: mr}),
             matches_id_left, matches_id_right, set(left_ids), set(right_ids), "matches",
         )
-        left_pos = pd.Series(np.arange(len(left_ids)), index=left_ids.values)
-        right_pos = pd.Series(np.arange(len(right_ids)), index=right_ids.values)
-        return pd.DataFrame(
-            {"left": left_pos.loc[ml.values].to_numpy(np.int64), "right": right_pos.loc[mr.values].to_numpy(np.int64)}
-        ).drop_duplicates(ignore_index=True)
+        return pd.DataFrame({"left": positions(left_ids, ml), "right": positions(right_ids, mr)}).drop_duplicates(
+            ignore_index=True
+        )
 
     def candidate_pairs(self, rules) -> pd.DataFrame:
         """Candidate pairs from recordlinkage indexers (see ``lossmatch.blocking``)."""
@@ -254,12 +264,12 @@ class Training:
         evaluation_test = evaluation_test or {}
         meta = {
             "threshold": float(threshold),
-            "blocking": _plain(blocking),
+            "blocking": plain(blocking),
             "id_left": self.id_left,
             "id_right": self.id_right,
             "feature_names": list(self.similarity_map.feature_names),
             "listwise": bool(getattr(model.loss, "expects_lists", False)),
-            **_plain(dict(metadata or {})),
+            **dict(metadata or {}),
         }
 
         def contents(tmp: Path) -> None:
@@ -288,22 +298,6 @@ def _initial_class_weight(class_weight, y) -> dict | None:
 def _merge_history(into: dict, new: Mapping) -> None:
     for k, v in new.items():
         into.setdefault(k, []).extend(float(x) for x in v)
-
-
-def _plain(value):
-    """OmegaConf containers to plain Python for YAML/JSON."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(value, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def train(cfg, output_dir: str | os.PathLike | None = None) -> dict:
