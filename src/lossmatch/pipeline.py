@@ -238,7 +238,9 @@ def run(cfg, output_dir=None) -> dict:
             s: M.evaluate(splits[s].y, probs[s], threshold, missed_matches=splits[s].missed_matches) for s in SPLITS
         }
         for s in SPLITS:
-            evaluations[s]["loss"] = _loss_value(model, splits[s], listwise, tr)
+            evaluations[s]["loss"] = training.loss_value(
+                model, splits[s], listwise=listwise, list_size=tr.list_size, batch_size=tr.batch_size
+            )
             tracking.log_metrics(evaluations[s], prefix=f"{s}_")
         mlflow.log_metric("threshold", threshold)
 
@@ -287,19 +289,6 @@ def _keras_verbose(setting):
     if setting == "auto":
         return 1 if sys.stdout.isatty() else 2
     return int(setting)
-
-
-def _loss_value(model, split: SplitData, listwise: bool, tr) -> float:
-    if len(split.y) == 0:
-        return math.nan
-    if listwise:
-        from lossmatch.listwise import to_lists
-
-        X, y, _ = to_lists(split.pairs["left"].to_numpy(), split.X, split.y, list_size=tr.list_size)
-    else:
-        X, y = split.X, split.y.reshape(-1, 1)
-    values = model.evaluate(X, y, batch_size=tr.batch_size, verbose=0, return_dict=True)
-    return float(values["loss"])
 
 
 def _log_keras_model(model) -> None:

@@ -171,11 +171,8 @@ class Training:
             cbs.append(
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(early_stopping_patience), restore_best_weights=True)
             )
-        if listwise:
-            Xt, yt, _ = to_lists(train.pairs["left"].to_numpy(), X, y, list_size=list_size)
-            Xv, yv, _ = to_lists(val.pairs["left"].to_numpy(), val.X, val.y, list_size=list_size)
-        else:
-            Xt, yt, Xv, yv = X, y.reshape(-1, 1), val.X, val.y.reshape(-1, 1)
+        Xt, yt, _ = _model_inputs(train.pairs, X, y, listwise, list_size)
+        Xv, yv, _ = _model_inputs(val.pairs, val.X, val.y, listwise, list_size)
         fit_kwargs = dict(batch_size=batch_size, validation_data=(Xv, yv), verbose=verbose, shuffle=True)
         first_epochs = epochs
         if class_weight == "validation":
@@ -211,16 +208,23 @@ class Training:
         """Match probabilities for the pairs of ``split`` (prior-corrected after resampling)."""
         if len(split.y) == 0:
             return np.zeros(0, dtype=np.float32)
-        if listwise:
-            Xl, _, index = to_lists(split.pairs["left"].to_numpy(), split.X, split.y, list_size=list_size)
-            p = from_lists(model.predict(Xl, batch_size=batch_size, verbose=0), index, len(split.y))
-        else:
-            p = model.predict(split.X, batch_size=batch_size, verbose=0).reshape(-1)
+        X, _, index = _model_inputs(split.pairs, split.X, split.y, listwise, list_size)
+        p = model.predict(X, batch_size=batch_size, verbose=0)
+        p = from_lists(p, index, len(split.y)) if listwise else p.reshape(-1)
         if prior is not None:
             from lossmatch.imbalance import correct_prior
 
             p = correct_prior(p, prior[0], prior[1])
         return np.asarray(p, dtype=np.float64)
+
+    def loss_value(
+        self, model: keras.Model, split: SplitData, *, listwise: bool = False, list_size: int | None = 32, batch_size: int = 1024
+    ) -> float:
+        """The compiled loss on the pairs of ``split`` (NaN for an empty split)."""
+        if len(split.y) == 0:
+            return math.nan
+        X, y, _ = _model_inputs(split.pairs, split.X, split.y, listwise, list_size)
+        return float(model.evaluate(X, y, batch_size=batch_size, verbose=0, return_dict=True)["loss"])
 
     # -- reporting -----------------------------------------------------------
     @staticmethod
@@ -278,6 +282,14 @@ class Training:
                 self.evaluate_dataframe(evaluation_test, evaluation_train).to_csv(tmp / "metrics.csv", index=False)
 
         return write_export(Path(target_directory) / model_name, overwrite=overwrite, write_contents=contents)
+
+
+def _model_inputs(pairs: pd.DataFrame, X: np.ndarray, y: np.ndarray, listwise: bool, list_size: int | None):
+    """What the model is fed: rows and (n, 1) labels, or candidate lists per left record
+    (with the row index of each list item, to map list outputs back to pairs)."""
+    if listwise:
+        return to_lists(pairs["left"].to_numpy(), X, y, list_size=list_size)
+    return X, y.reshape(-1, 1), None
 
 
 def pair_keys(pairs: pd.DataFrame, n_right: int) -> np.ndarray:
