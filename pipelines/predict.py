@@ -19,7 +19,8 @@ from lossmatch.cli import report_input_errors  # noqa: E402
 
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="predict")
 def main(cfg: DictConfig) -> None:
-    from lossmatch.data.base import plain, read_table, resolve_path
+    from lossmatch.common import plain
+    from lossmatch.data.base import read_table, resolve_path
     from lossmatch.export import load_export
     from lossmatch.predict import predict_matches
 

@@ -27,13 +27,10 @@ from lossmatch.blocking import pair_completeness
 from lossmatch.data.split import assign_pairs, split_by_entity
 from lossmatch.errors import InputError
 from lossmatch.similarity import SimilarityMap
-from lossmatch.data.base import plain
-from lossmatch.training import SplitData, Training, pair_keys
+from lossmatch.common import SPLITS, pair_keys, plain
+from lossmatch.training import SplitData, Training
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
-
 
 def build_loss(loss_cfg) -> tuple[str, object]:
     """Instantiate the loss of the ``loss`` config group; bad parameters become an InputError."""

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from lossmatch.blocking import candidate_pairs
-from lossmatch.data.base import plain, positions
+from lossmatch.common import pair_keys, plain
+from lossmatch.data.base import positions
 from lossmatch.data.checks import check_columns, check_matches_known, check_not_empty, check_unique_ids
 from lossmatch.export import load_export, save_export_contents, write_export
 from lossmatch.listwise import from_lists, to_lists
@@ -290,11 +291,6 @@ def _model_inputs(pairs: pd.DataFrame, X: np.ndarray, y: np.ndarray, listwise: b
     if listwise:
         return to_lists(pairs["left"].to_numpy(), X, y, list_size=list_size)
     return X, y.reshape(-1, 1), None
-
-
-def pair_keys(pairs: pd.DataFrame, n_right: int) -> np.ndarray:
-    """One int64 per (left, right) row-position pair, for fast set membership with np.isin."""
-    return pairs["left"].to_numpy(np.int64) * n_right + pairs["right"].to_numpy(np.int64)
 
 
 def _initial_class_weight(class_weight, y) -> dict | None:

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # Module import (not ``from ... import``) because lossmatch.blocking imports
 # lossmatch.data.checks, which would make the two packages import each other.
 from lossmatch import blocking as _blocking
+from lossmatch.common import plain
 from lossmatch.data.checks import check_columns, check_not_empty, check_unique_ids
 from lossmatch.data.split import validate_fractions
 from lossmatch.errors import InputError
@@ -50,13 +50,6 @@ class MatchingData:
     matches: pd.DataFrame
     labelled_pairs: dict[str, pd.DataFrame] | None = None
     files: dict[str, str] = field(default_factory=dict)
-
-
-def plain(value):
-    """Turn OmegaConf containers (as Hydra passes them) into plain dicts and lists."""
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 DEFAULT_SPLIT = {"val": 0.2, "test": 0.2}

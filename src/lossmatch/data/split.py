@@ -19,9 +19,9 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from lossmatch.common import SPLITS
 from lossmatch.errors import InputError
 
-SPLITS = ("train", "val", "test")
 
 
 def validate_fractions(fractions: Mapping | None, where: str = "data.split") -> dict[str, float]:
