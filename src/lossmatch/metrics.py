@@ -8,7 +8,6 @@ negatives) and the threshold search over the precision-recall curve.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, matthews_corrcoef, precision_recall_curve
 
 METRIC_KEYS = ("f1", "precision", "recall", "accuracy", "mcc", "tp", "fp", "tn", "fn")
 
@@ -19,6 +18,9 @@ def evaluate(y_true, y_prob, threshold: float, *, missed_matches: int = 0) -> di
     ``missed_matches`` are true matches that blocking never proposed: they are
     added as false negatives, so a blocking step cannot inflate recall or F1.
     """
+    # scikit-learn takes seconds to import: not at import time (the CLI checks input first).
+    from sklearn.metrics import confusion_matrix, matthews_corrcoef
+
     y_true = np.asarray(y_true).astype(int).ravel()
     y_pred = (np.asarray(y_prob).ravel() >= threshold).astype(int)
     tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
@@ -52,6 +54,8 @@ def best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
     not sit on a training-set-specific exact value. With no positive pairs the
     default 0.5 is returned.
     """
+    from sklearn.metrics import precision_recall_curve
+
     y_true = np.asarray(y_true).astype(int).ravel()
     y_prob = np.asarray(y_prob, dtype=np.float64).ravel()
     n_pos = int(y_true.sum()) + int(missed_matches)
