@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, tiny_overrides
 
 from lossmatch.errors import InputError
-from lossmatch.training import train
+from lossmatch.pipeline import train
 
 
 def _write(path, text, encoding="utf-8"):

@@ -8,7 +8,7 @@ import mlflow
 import pytest
 from conftest import tiny_overrides
 
-from lossmatch.training import train
+from lossmatch.pipeline import train
 
 LOSSES = ["bce", "soft_f1", "focal", "combined", "soft_fbeta", "soft_jaccard", "weighted_bce", "pairwise_soft_zero_one"]
 
