@@ -118,11 +118,27 @@ def _job(task: Callable) -> Callable:
         from hydra.types import RunMode
 
         hydra_cfg = HydraConfig.get()
-        scrub_secrets(Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir)
-        with report_input_errors(multirun=hydra_cfg.mode == RunMode.MULTIRUN):
-            return task(cfg)
+        out = Path(hydra_cfg.runtime.output_dir)
+        scrub_secrets(out / hydra_cfg.output_subdir)
+        multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        try:
+            with report_input_errors(multirun=multirun):
+                return task(cfg)
+        except SystemExit as exc:
+            if exc.code == EXIT_INPUT:
+                _remove_if_only_hydra_files(out)
+            raise
 
     return job
+
+
+def _remove_if_only_hydra_files(out: Path) -> None:
+    """Bad input leaves no run behind: drop the run directory Hydra made if it holds nothing else."""
+    import shutil
+
+    names = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    if names and all(n == ".hydra" or n.endswith(".log") for n in names):
+        shutil.rmtree(out, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -202,6 +218,11 @@ def preflight(config_dir: Path, config_name: str, overrides: list[str], *, multi
         elif o.is_discrete_sweep():
             first.append(f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}")
     cfg = compose(config_dir, config_name, first)
+    uri = cfg.get("tracking", {}).get("uri")
+    if uri:
+        from lossmatch.tracking import check_store
+
+        check_store(str(uri))  # an unreachable server answers in seconds, not after minutes of retries
     if config_name == "train":
         from lossmatch.config import validate
 

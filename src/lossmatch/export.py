@@ -60,6 +60,28 @@ def temp_prefix(name: str) -> str:
     return f".{name}.{socket.gethostname()}.{os.getpid()}."
 
 
+def remove_abandoned_exports(root: Path, *, depth: int = 3) -> list[Path]:
+    """Delete temporary export folders under ``root`` whose writer (a process of this host) is dead.
+
+    A run killed with SIGKILL cannot remove its ``.export.<host>.<pid>.<random>.tmp``; the
+    next run does. Folders of other hosts and of live processes are left alone.
+    """
+    from lossmatch.tracking import _process_alive
+
+    host = socket.gethostname()
+    removed = []
+    for level in range(1, depth + 1):
+        pattern = "/".join(["*"] * (level - 1) + [".*.tmp"])
+        for tmp in Path(root).glob(pattern):
+            parts = tmp.name.split(".")  # ['', name, host..., pid, random, 'tmp']
+            if not tmp.is_dir() or len(parts) < 6 or not parts[-3].isdigit():
+                continue
+            if ".".join(parts[2:-3]) == host and not _process_alive(int(parts[-3])):
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed.append(tmp)
+    return removed
+
+
 def write_export(
     target: Path,
     *,

@@ -20,6 +20,7 @@ from pathlib import Path
 from lossmatch import tracking
 from lossmatch.config import validate
 from lossmatch.errors import InputError
+from lossmatch.export import remove_abandoned_exports
 from lossmatch.stages.evaluate import evaluate
 from lossmatch.stages.features import compute_features
 from lossmatch.stages.fit import fit
@@ -42,6 +43,7 @@ def run(cfg, output_dir=None, *, callbacks=()) -> dict:
     out = run_directory(output_dir)
     experiment = config.tracking.experiment or f"lossmatch/{prepared.data.name}"
     experiment_id = tracking.setup_tracking(uri, experiment, config.tracking.artifact_location)
+    remove_abandoned_exports(Path(config.paths.output_dir))
     run_name = config.tracking.run_name or f"{config.loss_name}-seed{config.seed}"
     with tracking.mlflow_run(run_name) as active:
         start(config, prepared, config.loss_name)

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import socket
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -112,13 +113,17 @@ def check_store(uri: str, *, timeout: float = CONNECT_TIMEOUT) -> None:
 
 
 def _check_writable_folder(db: Path, shown: str) -> None:
+    # The nearest folder that exists must take a file: checked without creating anything,
+    # so a run refused later for bad data leaves no empty store behind.
     folder = db.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "not a directory", str(folder))
         # A real write: os.access says yes to root even on a read-only mount.
-        probe = folder / f".lossmatch-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=folder):
+            pass
         if db.exists():
             with open(db, "r+b"):
                 pass
