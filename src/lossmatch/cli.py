@@ -61,6 +61,22 @@ def main(task: Callable, *, config_dir: str | Path, config_name: str, argv: list
     except KeyboardInterrupt:
         print("lossmatch: interrupted; the run is marked KILLED", file=sys.stderr, flush=True)
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        _fast_exit()
+
+
+def _fast_exit() -> None:
+    """Make the interpreter's shutdown take a fraction of a second instead of seconds.
+
+    Measured: after ``import tensorflow`` alone, Python's shutdown took 3.6-4.5 s on the
+    2-core machine, 0.5 s with this. The time goes to the full garbage collections that
+    finalisation runs over TensorFlow's object graph; ``gc.freeze()`` moves every live
+    object to the permanent generation, which those collections skip. Unlike ``os._exit``,
+    atexit handlers still run and files are still flushed and closed.
+    """
+    import gc
+
+    gc.freeze()
 
 
 def register_resolvers() -> None:
