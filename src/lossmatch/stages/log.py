@@ -92,6 +92,7 @@ def finish(config, config_yaml: str, prepared: Prepared, splits: Mapping[str, Sp
     export_dir = _export(prepared, fitted, evaluation, out, run_info["run_id"])
     if config.tracking.log_model:
         log_keras_model(fitted.model)
+        _log_matcher(prepared, fitted, evaluation, export_dir)
     result = {
         "loss": fitted.loss_name,
         "threshold": evaluation.threshold,
@@ -117,6 +118,18 @@ def _export(prepared: Prepared, fitted: Fitted, evaluation: Evaluation, out: Pat
     )
     mlflow.log_artifacts(str(export_dir), "export")
     return export_dir
+
+
+def _log_matcher(prepared: Prepared, fitted: Fitted, evaluation: Evaluation, export_dir: Path) -> None:
+    """The pyfunc ``matcher``: record pairs in, probability and decision out (``lossmatch.serving``)."""
+    from lossmatch.export import Export
+    from lossmatch.serving import log_matcher, pairs_frame
+
+    training = prepared.training
+    exported = Export(fitted.model, training.similarity_map, evaluation.threshold, prepared.blocking,
+                      training.id_left, training.id_right, fitted.listwise)
+    example = pairs_frame(training.df_left, training.df_right, prepared.pairs["val"].head(3), training.similarity_map)
+    log_matcher(exported, export_dir, example)
 
 
 def write_metrics_json(result: dict, out: Path) -> None:
