@@ -35,19 +35,21 @@ def test_three_trial_sweep_completes(tmp_path):
     assert f"optuna-dashboard sqlite:///{tmp_path}/toy.db" in log
     results = OmegaConf.load(tmp_path / "sweep" / "optimization_results.yaml")
     assert results.best_value == study.best_value and results.best_params == study.best_params
-    # same seed and config, new study: the same parameters trial by trial
-    again = run_app(tmp_path / "sweep2", f"hydra.sweeper.storage=sqlite:///{tmp_path}/again.db")
+    # same seed and config, new study (here a journal file): the same parameters trial by trial
+    again = run_app(tmp_path / "sweep2", f"hydra.sweeper.storage={tmp_path}/again.log")
     assert again.returncode == 0
-    assert [t.params for t in load_study(f"sqlite:///{tmp_path}/again.db").trials] == [t.params for t in study.trials]
+    replay = optuna.load_study(study_name="toy", storage=journal(tmp_path / "again.log"))
+    assert [t.params for t in replay.trials] == [t.params for t in study.trials]
 
 
 def test_rerun_continues_the_study_up_to_n_trials(tmp_path):
-    db = f"sqlite:///{tmp_path}/toy.db"
-    assert run_app(tmp_path / "a", f"hydra.sweeper.storage={db}", "hydra.sweeper.n_trials=2").returncode == 0
+    storage = f"{tmp_path}/toy.log"
+    assert run_app(tmp_path / "a", f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=2").returncode == 0
     # n_trials is the study's total: raising it to 3 adds one trial; re-running adds none
-    assert run_app(tmp_path / "b", f"hydra.sweeper.storage={db}", "hydra.sweeper.n_trials=3").returncode == 0
-    assert run_app(tmp_path / "c", f"hydra.sweeper.storage={db}", "hydra.sweeper.n_trials=3").returncode == 0
-    assert states(load_study(db)) == {"COMPLETE": 3}
+    assert run_app(tmp_path / "b", f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=3").returncode == 0
+    last = run_app(tmp_path / "c", f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=3")
+    assert last.returncode == 0 and "Launching" not in last.stdout + last.stderr
+    assert states(optuna.load_study(study_name="toy", storage=journal(Path(storage)))) == {"COMPLETE": 3}
 
 
 def test_killed_and_resumed_sweep_ends_with_n_trials(tmp_path):
@@ -166,17 +168,21 @@ def test_misspelt_sampler_or_pruner_fails_clearly(tmp_path, override, group, nam
     assert expected in result.stderr
 
 
-@pytest.mark.parametrize("task_logs_its_run", [True, False])
-def test_mlflow_parent_and_nested_children(tmp_path, task_logs_its_run):
+@pytest.mark.parametrize(
+    "task_logs_its_run", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["task-run", "sweeper-run"]
+)
+def test_mlflow_parent_and_nested_children(tmp_path, mlflow_db, task_logs_its_run):
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = f"sqlite:///{mlflow_db}"
     overrides = [f"hydra.sweeper.mlflow.tracking_uri={uri}", "hydra.sweeper.mlflow.experiment=toy",
                  f"hydra.sweeper.mlflow.artifact_location={tmp_path}/artifacts", "hydra.sweeper.n_trials=2",
                  f"hydra.sweeper.storage={tmp_path}/toy.log"]
     if task_logs_its_run:
         overrides += [f"mlflow_uri={uri}", "mlflow_experiment=toy"]
-    result = run_app(tmp_path / "sweep", *overrides)
+    # importances and contour take seconds (a random forest, a grid): the slow variant draws them
+    plots = "[optimization_history,slice]" if task_logs_its_run else "[optimization_history,param_importances,slice,contour]"
+    result = run_app(tmp_path / "sweep", *overrides, f"hydra.sweeper.mlflow.plots={plots}")
     assert result.returncode == 0, result.stderr
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("toy")
@@ -192,7 +198,8 @@ def test_mlflow_parent_and_nested_children(tmp_path, task_logs_its_run):
     assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
     assert parent.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "optuna")}
-    assert {"optuna/optimization_history.png", "optuna/slice.png"} <= artifacts
+    expected = {f"optuna/{name}.png" for name in plots.strip("[]").split(",")}
+    assert artifacts == expected
     for child in children:
         tags = child.data.tags
         assert tags["mlflow.parentRunId"] == parent.info.run_id
@@ -202,7 +209,8 @@ def test_mlflow_parent_and_nested_children(tmp_path, task_logs_its_run):
     if task_logs_its_run:  # the task's runs are the children (their ids are trial user attrs)
         assert {c.info.run_id for c in children} == {t.user_attrs["mlflow_run_id"] for t in study.trials}
     # a re-run with a larger n_trials reuses the parent
-    more = run_app(tmp_path / "sweep2", *[o.replace("n_trials=2", "n_trials=3") for o in overrides])
+    more = run_app(tmp_path / "sweep2", *[o.replace("n_trials=2", "n_trials=3") for o in overrides],
+                   "hydra.sweeper.mlflow.plots=[]")
     assert more.returncode == 0, more.stderr
     runs = client.search_runs([experiment.experiment_id])
     assert len([r for r in runs if "mlflow.parentRunId" not in r.data.tags]) == 1 and len(runs) == 4

@@ -286,7 +286,8 @@ class SweeperImpl(Sweeper):
         conf = self.options.mlflow
         if conf is None or not conf.get("tracking_uri"):
             return None
-        runs = SweepRuns(str(conf.tracking_uri), conf.get("experiment"), conf.get("artifact_location"))
+        plots = list(conf.get("plots") or [])
+        runs = SweepRuns(str(conf.tracking_uri), conf.get("experiment"), conf.get("artifact_location"), plots)
         runs.open_parent(
             study,
             conf.get("run_name"),

@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from ._storage import redact
 
@@ -26,12 +26,19 @@ CHILD_ATTR = "mlflow_run_id"
 _PARENT_TAG = "optuna.sweep_parent"
 # How far apart two processes' parent runs may start and still count as a race for one study.
 _RACE_WINDOW_MS = 120_000
+PLOTS = ("optimization_history", "param_importances", "slice", "contour")
 
 
 class SweepRuns:
-    def __init__(self, tracking_uri: str, experiment: Optional[str], artifact_location: Optional[str]) -> None:
+    def __init__(
+        self, tracking_uri: str, experiment: Optional[str], artifact_location: Optional[str], plots: Sequence[str] = PLOTS
+    ) -> None:
         from mlflow.tracking import MlflowClient
 
+        unknown = sorted(set(plots) - set(PLOTS))
+        if unknown:
+            raise ValueError(f"hydra.sweeper.mlflow.plots: unknown {unknown}, expected some of {list(PLOTS)}")
+        self.plots = list(plots)
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)
         name = experiment or "Default"
@@ -144,6 +151,8 @@ class SweepRuns:
             self.client.set_tag(run_id, key, _param_text(value))
 
     def _log_plots(self, study: Any, run_id: str) -> None:
+        if not self.plots:
+            return
         import matplotlib
 
         if os.environ.get("MPLBACKEND") is None and not matplotlib.get_backend().lower().startswith("agg"):
@@ -151,12 +160,7 @@ class SweepRuns:
         import matplotlib.pyplot as plt
         import optuna.visualization.matplotlib as ovm
 
-        plots = {
-            "optimization_history": ovm.plot_optimization_history,
-            "param_importances": ovm.plot_param_importances,
-            "slice": ovm.plot_slice,
-            "contour": ovm.plot_contour,
-        }
+        plots = {name: getattr(ovm, f"plot_{name}") for name in self.plots}
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna's matplotlib plots are "experimental"
             for name, plot in plots.items():

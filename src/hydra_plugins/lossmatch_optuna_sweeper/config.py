@@ -128,6 +128,11 @@ class MlflowConfig:
     artifact_location: Optional[str] = None
     # Name of the parent run; null: the study name.
     run_name: Optional[str] = None
+    # Optuna plots logged to the parent run as PNG when a sweep ends (optuna.visualization.matplotlib);
+    # importances and contour are skipped while there are too few trials or parameters.
+    plots: List[str] = field(
+        default_factory=lambda: ["optimization_history", "param_importances", "slice", "contour"]
+    )
 
 
 @dataclass
