@@ -32,20 +32,28 @@ def main(cfg: DictConfig) -> float:
     value = (cfg.x - 1.0) ** 2 + (cfg.y + 0.5) ** 2
     if cfg.record_dir:
         Path(cfg.record_dir).mkdir(parents=True, exist_ok=True)
-        Path(cfg.record_dir, f"{os.getpid()}-{number}.txt").write_text(f"{cfg.x} {cfg.y}\n")
-    if cfg.barrier_dir:  # every process's first job waits until barrier_count processes got here
+        Path(cfg.record_dir, f"{os.getpid()}-{number}.txt").write_text(
+            f"{cfg.x} {cfg.y}\n"
+        )
+    if (
+        cfg.barrier_dir
+    ):  # every process's first job waits until barrier_count processes got here
         barrier = Path(cfg.barrier_dir)
         barrier.mkdir(parents=True, exist_ok=True)
-        (barrier / str(os.getppid() if cfg.barrier_by_parent else os.getpid())).touch()
+        (barrier / str(os.getpid())).touch()
         end = time.monotonic() + 120
-        while len(list(barrier.iterdir())) < cfg.barrier_count and time.monotonic() < end:
+        while (
+            len(list(barrier.iterdir())) < cfg.barrier_count and time.monotonic() < end
+        ):
             time.sleep(0.05)
     if cfg.block_on_trial is not None and number == cfg.block_on_trial:
         Path(cfg.block_dir, f"started-{number}").touch()
         _wait_for(Path(cfg.block_dir, "release"), timeout=600)
     if cfg.sleep:
         time.sleep(cfg.sleep)
-    if cfg.fail_always or (cfg.fail_on_trial is not None and number == cfg.fail_on_trial):
+    if cfg.fail_always or (
+        cfg.fail_on_trial is not None and number == cfg.fail_on_trial
+    ):
         raise ValueError(f"toy failure in trial {number} at x={cfg.x:.3f}")
     if cfg.exit_on_trial is not None and number == cfg.exit_on_trial:
         sys.exit(3)
@@ -65,7 +73,11 @@ def main(cfg: DictConfig) -> float:
 
         mlflow.set_tracking_uri(cfg.mlflow_uri)
         mlflow.set_experiment(cfg.mlflow_experiment)
-        with mlflow.start_run(parent_run_id=trial.mlflow_parent_run_id, nested=True, tags=trial.mlflow_tags()) as run:
+        with mlflow.start_run(
+            parent_run_id=trial.mlflow_parent_run_id,
+            nested=True,
+            tags=trial.mlflow_tags(),
+        ) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
             mlflow.log_metric("objective", value)
     return value

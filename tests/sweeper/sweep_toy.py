@@ -6,35 +6,45 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 APP = Path(__file__).with_name("my_app.py")
 
 
-def app_command(sweep_dir: Path, overrides: List[str]) -> List[str]:
+def app_command(sweep_dir: Path, overrides: list[str]) -> list[str]:
     return [sys.executable, str(APP), "-m", f"hydra.sweep.dir={sweep_dir}", *overrides]
 
 
-def app_env(extra: Optional[dict] = None) -> dict:
+def app_env(extra: dict | None = None) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "HYDRA_FULL_ERROR": "0"}
     env.update(extra or {})
     return env
 
 
-def run_app(sweep_dir: Path, *overrides: str, env: Optional[dict] = None, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_app(
+    sweep_dir: Path, *overrides: str, env: dict | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         app_command(sweep_dir, list(overrides)),
-        capture_output=True, text=True, timeout=timeout, env=app_env(env), cwd=sweep_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=app_env(env),
+        cwd=sweep_dir.parent,
     )
 
 
-def start_app(sweep_dir: Path, *overrides: str, env: Optional[dict] = None) -> subprocess.Popen:
+def start_app(
+    sweep_dir: Path, *overrides: str, env: dict | None = None
+) -> subprocess.Popen:
     return subprocess.Popen(
         app_command(sweep_dir, list(overrides)),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=app_env(env), cwd=sweep_dir.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=app_env(env),
+        cwd=sweep_dir.parent,
         start_new_session=True,  # its own process group: a kill reaches the sweeper and its jobs
     )
-
 
 
 def load_study(storage: str, name: str = "toy"):
@@ -55,4 +65,6 @@ def journal(path: Path):
     """The Optuna storage object of a journal file (what journal:///path opens)."""
     import optuna
 
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(path))
+    )

@@ -20,7 +20,7 @@ every run.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 ENV_TRIAL = "LOSSMATCH_OPTUNA_TRIAL"
 ENV_STUDY = "LOSSMATCH_OPTUNA_STUDY"
@@ -29,9 +29,9 @@ ENV_STORAGE = "LOSSMATCH_OPTUNA_STORAGE"
 ENV_TRACKING_URI = "LOSSMATCH_OPTUNA_MLFLOW_TRACKING_URI"
 
 # Trials run by a sweeper in this process, by (study name, number): the basic launcher's jobs.
-_LIVE: Dict[Tuple[str, int], Any] = {}
+_LIVE: dict[tuple[str, int], Any] = {}
 # Trials opened from storage in this process (worker processes), reused across calls.
-_OPENED: Dict[Tuple[str, int, str], Any] = {}
+_OPENED: dict[tuple[str, int, str], Any] = {}
 
 
 class SweepTrial:
@@ -44,7 +44,9 @@ class SweepTrial:
     sweep's parent run.
     """
 
-    def __init__(self, trial: Any, study_name: str, mlflow_parent_run_id: Optional[str]) -> None:
+    def __init__(
+        self, trial: Any, study_name: str, mlflow_parent_run_id: str | None
+    ) -> None:
         self._trial = trial
         self.study_name = study_name
         self.mlflow_parent_run_id = mlflow_parent_run_id
@@ -54,7 +56,7 @@ class SweepTrial:
         return self._trial.number
 
     @property
-    def params(self) -> Dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         return dict(self._trial.params)
 
     @property
@@ -71,9 +73,12 @@ class SweepTrial:
     def set_user_attr(self, key: str, value: Any) -> None:
         self._trial.set_user_attr(key, value)
 
-    def mlflow_tags(self) -> Dict[str, str]:
+    def mlflow_tags(self) -> dict[str, str]:
         """Tags for the task's MLflow run: nesting under the sweep and the trial's identity."""
-        tags = {"optuna.study_name": self.study_name, "optuna.trial_number": str(self.number)}
+        tags = {
+            "optuna.study_name": self.study_name,
+            "optuna.trial_number": str(self.number),
+        }
         if self.mlflow_parent_run_id:
             tags["mlflow.parentRunId"] = self.mlflow_parent_run_id
         return tags
@@ -82,7 +87,7 @@ class SweepTrial:
         return f"SweepTrial(study_name={self.study_name!r}, number={self.number})"
 
 
-def current_trial() -> Optional[SweepTrial]:
+def current_trial() -> SweepTrial | None:
     """This job's trial when it runs inside a sweep of this plugin, else None."""
     number = os.environ.get(ENV_TRIAL, "")
     study_name = os.environ.get(ENV_STUDY, "")
@@ -106,12 +111,12 @@ def _job_sweeper_config() -> Any:
     return HydraConfig.get().sweeper if HydraConfig.initialized() else None
 
 
-def _storage_from_job_config() -> Optional[str]:
+def _storage_from_job_config() -> str | None:
     sweeper = _job_sweeper_config()
     return None if sweeper is None else sweeper.get("storage")
 
 
-def _open_trial(study_name: str, number: int, storage_url: Optional[str]) -> Any:
+def _open_trial(study_name: str, number: int, storage_url: str | None) -> Any:
     import optuna
     from hydra.utils import instantiate
 
@@ -125,6 +130,10 @@ def _open_trial(study_name: str, number: int, storage_url: Optional[str]) -> Any
         )
     storage = open_storage(spec)
     sweeper = _job_sweeper_config()
-    pruner = instantiate(sweeper.pruner) if sweeper is not None and sweeper.get("pruner") else None
+    pruner = (
+        instantiate(sweeper.pruner)
+        if sweeper is not None and sweeper.get("pruner")
+        else None
+    )
     study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
     return optuna.trial.Trial(study, study_trial_id(storage, study_name, number))

@@ -26,8 +26,9 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import optuna
 from hydra.core.plugins import Plugins
@@ -53,7 +54,6 @@ from ._storage import (
     parse_storage,
     redact,
     retry_callback,
-    study_trial_id,
 )
 from .config import Direction
 
@@ -77,16 +77,16 @@ class SweeperOptions:
     sampler: Any
     pruner: Any
     direction: Any
-    storage: Optional[str]
-    study_name: Optional[str]
+    storage: str | None
+    study_name: str | None
     n_trials: int
     n_jobs: int
     max_failure_rate: float
     heartbeat_interval: int
-    grace_period: Optional[int]
+    grace_period: int | None
     max_retry: int
     params: Any
-    custom_search_space: Optional[str]
+    custom_search_space: str | None
     mlflow: Any
 
 
@@ -94,20 +94,24 @@ class SweeperOptions:
 class Census:
     """The study's trials as the n_trials budget sees them (see the module docstring)."""
 
-    finished: List[FrozenTrial] = field(default_factory=list)
-    running: List[FrozenTrial] = field(default_factory=list)
-    waiting: List[FrozenTrial] = field(default_factory=list)
+    finished: list[FrozenTrial] = field(default_factory=list)
+    running: list[FrozenTrial] = field(default_factory=list)
+    waiting: list[FrozenTrial] = field(default_factory=list)
 
     @property
-    def failed(self) -> List[FrozenTrial]:
+    def failed(self) -> list[FrozenTrial]:
         return [t for t in self.finished if t.state == TrialState.FAIL]
 
 
-def _counted(trials: Sequence[FrozenTrial]) -> List[FrozenTrial]:
+def _counted(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     superseded = set()
     for trial in trials:
         superseded.update(trial.system_attrs.get("retry_history", []))
-    return [t for t in trials if t.number not in superseded and not t.system_attrs.get(SURPLUS_ATTR)]
+    return [
+        t
+        for t in trials
+        if t.number not in superseded and not t.system_attrs.get(SURPLUS_ATTR)
+    ]
 
 
 def census(trials: Sequence[FrozenTrial]) -> Census:
@@ -131,16 +135,24 @@ def budget_before(trials: Sequence[FrozenTrial], number: int) -> int:
     return sum(1 for t in _counted(trials) if t.number < number)
 
 
-def job_outcome(ret: JobReturn) -> Tuple[TrialState, Optional[float], Optional[str]]:
+def job_outcome(ret: JobReturn) -> tuple[TrialState, float | None, str | None]:
     """(state, objective value, failure message) of one finished Hydra job."""
     if ret.status == JobStatus.COMPLETED:
         value = ret.return_value
         try:
             number = float(value)
         except (TypeError, ValueError):
-            return TrialState.FAIL, None, f"the task returned {value!r}, expected one number"
+            return (
+                TrialState.FAIL,
+                None,
+                f"the task returned {value!r}, expected one number",
+            )
         if not math.isfinite(number):
-            return TrialState.FAIL, None, f"the task returned {number}, expected a finite number"
+            return (
+                TrialState.FAIL,
+                None,
+                f"the task returned {number}, expected a finite number",
+            )
         return TrialState.COMPLETE, number, None
     # JobReturn.return_value would re-raise the error after writing "Error executing job" to
     # stderr, which is wrong for a pruned trial; the error itself is all we need.
@@ -165,7 +177,9 @@ def _direction_name(direction: Any) -> str:
         )
     name = str(direction).rsplit(".", 1)[-1].lower()
     if name not in ("minimize", "maximize"):
-        raise SweepConfigError(f"hydra.sweeper.direction={direction!r}: expected minimize or maximize")
+        raise SweepConfigError(
+            f"hydra.sweeper.direction={direction!r}: expected minimize or maximize"
+        )
     return name
 
 
@@ -173,28 +187,40 @@ def _fmt(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _fmt_params(params: Dict[str, Any]) -> str:
+def _fmt_params(params: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in params.items()) + "}"
 
 
 class SweeperImpl(Sweeper):
     def __init__(self, options: SweeperOptions) -> None:
         if not 0.0 <= float(options.max_failure_rate) <= 1.0:
-            raise SweepConfigError(f"hydra.sweeper.max_failure_rate={options.max_failure_rate}: expected a number in [0, 1]")
+            raise SweepConfigError(
+                f"hydra.sweeper.max_failure_rate={options.max_failure_rate}: expected a number in [0, 1]"
+            )
         if int(options.n_trials) < 1 or int(options.n_jobs) < 1:
             raise SweepConfigError(
                 f"hydra.sweeper.n_trials={options.n_trials}, n_jobs={options.n_jobs}: both must be at least 1"
             )
         if int(options.heartbeat_interval) < 1:
-            raise SweepConfigError(f"hydra.sweeper.heartbeat_interval={options.heartbeat_interval}: expected >= 1 second")
+            raise SweepConfigError(
+                f"hydra.sweeper.heartbeat_interval={options.heartbeat_interval}: expected >= 1 second"
+            )
         self.options = options
         self.direction = _direction_name(options.direction)
         self.spec: StorageSpec = parse_storage(options.storage)
-        self.grace_period = float(options.grace_period or 2 * options.heartbeat_interval)
+        self.grace_period = float(
+            options.grace_period or 2 * options.heartbeat_interval
+        )
         self.job_idx = 0
 
     # Hydra calls setup once, then sweep.
-    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+    def setup(
+        self,
+        *,
+        hydra_context: HydraContext,
+        task_function: TaskFunction,
+        config: DictConfig,
+    ) -> None:
         self.config = config
         self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -203,7 +229,7 @@ class SweeperImpl(Sweeper):
         self.in_process = config.hydra.launcher.get("_target_") == _BASIC_LAUNCHER
         self.sweep_dir = str(config.hydra.sweep.dir)
 
-    def sweep(self, arguments: List[str]) -> None:
+    def sweep(self, arguments: list[str]) -> None:
         opts = self.options
         params_conf = [f"{k!s}={v}" for k, v in (opts.params or {}).items()]
         space, fixed, deletions = params_from_overrides(params_conf + list(arguments))
@@ -212,13 +238,20 @@ class SweeperImpl(Sweeper):
         n_trials = int(opts.n_trials)
         sampler, n_trials = self._sampler(space, n_trials)
         pruner = instantiate(opts.pruner)
-        extender = get_method(opts.custom_search_space) if opts.custom_search_space else None
+        extender = (
+            get_method(opts.custom_search_space) if opts.custom_search_space else None
+        )
 
         if not self.spec.shareable and not self.in_process:
             path = os.path.join(os.path.abspath(self.sweep_dir), "optuna_journal.log")
             self.spec = parse_storage(f"journal:///{path}")
-            log.info("storage is null but the launcher runs jobs in other processes: the study goes to %s", path)
-        study_name = self.study_name = opts.study_name or str(self.config.hydra.job.name)
+            log.info(
+                "storage is null but the launcher runs jobs in other processes: the study goes to %s",
+                path,
+            )
+        study_name = self.study_name = opts.study_name or str(
+            self.config.hydra.job.name
+        )
         self.storage = open_storage(
             self.spec,
             heartbeat_interval=int(opts.heartbeat_interval),
@@ -238,12 +271,21 @@ class SweeperImpl(Sweeper):
                 f"study {study_name!r} in {self.spec.redacted()} was created to {study.direction.name.lower()}, "
                 f"not {self.direction}: use another study_name"
             )
-        self.study_id = self.storage.get_study_id_from_name(study_name) if self.storage is not None else None
+        self.study_id = (
+            self.storage.get_study_id_from_name(study_name)
+            if self.storage is not None
+            else None
+        )
         already = census(study.get_trials(deepcopy=False))
         log.info(
             "Study %r (storage: %s): %s, sampler %s, pruner %s, %d of n_trials=%d finished",
-            study_name, self.spec.redacted(), self.direction, sampler, type(pruner).__name__,
-            len(already.finished), n_trials,
+            study_name,
+            self.spec.redacted(),
+            self.direction,
+            sampler,
+            type(pruner).__name__,
+            len(already.finished),
+            n_trials,
         )
         log.info("Search space:\n%s", describe(space) or "(empty)")
 
@@ -262,32 +304,60 @@ class SweeperImpl(Sweeper):
             self._report(study, n_trials, runs, status)
 
     # ----------------------------------------------------------------------------------- set-up
-    def _sampler(self, space: Dict[str, BaseDistribution], n_trials: int) -> Tuple[Any, int]:
+    def _sampler(
+        self, space: dict[str, BaseDistribution], n_trials: int
+    ) -> tuple[Any, int]:
         cfg = self.options.sampler
         target = str(cfg.get("_target_", ""))
-        if target.endswith("CmaEsSampler") and importlib.util.find_spec("cmaes") is None:
-            raise SweepConfigError("hydra/sweeper/sampler=cmaes needs the cmaes package: pip install 'lossmatch[sweep]'")
+        if (
+            target.endswith("CmaEsSampler")
+            and importlib.util.find_spec("cmaes") is None
+        ):
+            raise SweepConfigError(
+                "hydra/sweeper/sampler=cmaes needs the cmaes package: pip install 'lossmatch[sweep]'"
+            )
         is_grid = target.endswith("GridSampler")
-        grid = {name: grid_values(name, dist) for name, dist in space.items()} if is_grid else None
+        grid = (
+            {name: grid_values(name, dist) for name, dist in space.items()}
+            if is_grid
+            else None
+        )
 
-        def make(seed: Optional[int]) -> Any:
+        def make(seed: int | None) -> Any:
             sampler = instantiate(cfg, seed=seed)
             return sampler(grid) if is_grid else sampler
 
         if is_grid:
             size = math.prod(len(v) for v in grid.values()) if grid else 1
             if size < n_trials:
-                log.info("The grid has %d points: n_trials %d -> %d", size, n_trials, size)
+                log.info(
+                    "The grid has %d points: n_trials %d -> %d", size, n_trials, size
+                )
                 n_trials = size
         seed = cfg.get("seed")
-        return (make(None) if seed is None else PerTrialSeedSampler(make, int(seed))), n_trials
+        return (
+            make(None) if seed is None else PerTrialSeedSampler(make, int(seed))
+        ), n_trials
 
-    def _open_mlflow(self, study: Any, space: Dict, fixed: Dict, sampler: Any, pruner: Any, n_trials: int) -> Optional[SweepRuns]:
+    def _open_mlflow(
+        self,
+        study: Any,
+        space: dict,
+        fixed: dict,
+        sampler: Any,
+        pruner: Any,
+        n_trials: int,
+    ) -> SweepRuns | None:
         conf = self.options.mlflow
         if conf is None or not conf.get("tracking_uri"):
             return None
         plots = list(conf.get("plots") or [])
-        runs = SweepRuns(str(conf.tracking_uri), conf.get("experiment"), conf.get("artifact_location"), plots)
+        runs = SweepRuns(
+            str(conf.tracking_uri),
+            conf.get("experiment"),
+            conf.get("artifact_location"),
+            plots,
+        )
         runs.open_parent(
             study,
             conf.get("run_name"),
@@ -305,7 +375,9 @@ class SweeperImpl(Sweeper):
         )
         return runs
 
-    def _prepare_jobs(self, study_name: str, runs: Optional[SweepRuns]) -> Dict[str, Optional[str]]:
+    def _prepare_jobs(
+        self, study_name: str, runs: SweepRuns | None
+    ) -> dict[str, str | None]:
         """Tell every job how to reach its trial, and keep the storage password out of job configs.
 
         Per-job values go through ``hydra.job.env_set``; Hydra composes each job from the master
@@ -329,32 +401,60 @@ class SweeperImpl(Sweeper):
             f"++hydra.job.env_set.{current.ENV_STUDY}={_quote(study_name)}",
         ]
         if runs is not None:
-            declared.append(f"++hydra.job.env_set.{current.ENV_PARENT_RUN}={runs.parent_run_id}")
+            declared.append(
+                f"++hydra.job.env_set.{current.ENV_PARENT_RUN}={runs.parent_run_id}"
+            )
         overrides = list(self.config.hydra.overrides.hydra)
-        raw_storage = OmegaConf.to_container(self.config.hydra.sweeper, resolve=False).get("storage")
-        if has_password(raw_storage) or any(o.lstrip("+").startswith("hydra.sweeper.storage=") and has_password(o) for o in overrides):
+        raw_storage = OmegaConf.to_container(
+            self.config.hydra.sweeper, resolve=False
+        ).get("storage")
+        if has_password(raw_storage) or any(
+            o.lstrip("+").startswith("hydra.sweeper.storage=") and has_password(o)
+            for o in overrides
+        ):
             log.warning(
                 "The storage URL holds a password: it is kept out of the job configs that Hydra saves, "
                 "but pass it as ${oc.env:VARIABLE} rather than literally"
             )
-            overrides = [o for o in overrides if not (o.lstrip("+").startswith("hydra.sweeper.storage=") and has_password(o))]
+            overrides = [
+                o
+                for o in overrides
+                if not (
+                    o.lstrip("+").startswith("hydra.sweeper.storage=")
+                    and has_password(o)
+                )
+            ]
             declared.append(f"++hydra.sweeper.storage={_quote(redact(raw_storage))}")
         with flag_override(self.config, ["struct", "readonly"], [False, False]):
             self.config.hydra.overrides.hydra = overrides + declared
         return saved
 
     # ------------------------------------------------------------------------------ the loop
-    def _loop(self, study: Any, space: Dict, fixed: Dict, deletions: List[str], extender: Any, n_trials: int, runs: Optional[SweepRuns]) -> None:
+    def _loop(
+        self,
+        study: Any,
+        space: dict,
+        fixed: dict,
+        deletions: list[str],
+        extender: Any,
+        n_trials: int,
+        runs: SweepRuns | None,
+    ) -> None:
         opts = self.options
         poll = max(0.5, min(float(opts.heartbeat_interval), 5.0))
-        waiting_logged: Tuple[int, ...] = ()
+        waiting_logged: tuple[int, ...] = ()
         last_stale_check = -math.inf
         while True:
             # Staleness changes on the heartbeat's time scale: looking once per interval is enough.
             if time.monotonic() - last_stale_check >= float(opts.heartbeat_interval):
                 last_stale_check = time.monotonic()
-                for number in fail_stale_trials(study, self.spec, self.grace_period, int(opts.max_retry)):
-                    log.warning("trial %d was left RUNNING by a stopped sweeper: failed it; its parameters run again", number)
+                for number in fail_stale_trials(
+                    study, self.spec, self.grace_period, int(opts.max_retry)
+                ):
+                    log.warning(
+                        "trial %d was left RUNNING by a stopped sweeper: failed it; its parameters run again",
+                        number,
+                    )
             counts = census(study.get_trials(deepcopy=False))
             self._check_failures(counts, n_trials)
             if len(counts.finished) >= n_trials:
@@ -363,7 +463,10 @@ class SweeperImpl(Sweeper):
             if free <= 0:
                 others = tuple(t.number for t in counts.running)
                 if others != waiting_logged:
-                    log.info("waiting for trial(s) %s, running in other processes", ", ".join(map(str, others)))
+                    log.info(
+                        "waiting for trial(s) %s, running in other processes",
+                        ", ".join(map(str, others)),
+                    )
                     waiting_logged = others
                 time.sleep(poll)
                 continue
@@ -374,7 +477,9 @@ class SweeperImpl(Sweeper):
             if batch:
                 self._run(study, batch, fixed, deletions, n_trials, runs)
 
-    def _ask(self, study: Any, space: Dict, extender: Any, size: int, n_trials: int) -> List[Tuple[Any, Optional[str]]]:
+    def _ask(
+        self, study: Any, space: dict, extender: Any, size: int, n_trials: int
+    ) -> list[tuple[Any, str | None]]:
         batch = []
         for _ in range(size):
             with warnings.catch_warnings():
@@ -384,18 +489,35 @@ class SweeperImpl(Sweeper):
                 trial = study.ask(fixed_distributions=space)
             self._beat(trial.number)
             inherited_child = trial.user_attrs.get(CHILD_ATTR)
-            if budget_before(study.get_trials(deepcopy=False), trial.number) >= n_trials:
+            if (
+                budget_before(study.get_trials(deepcopy=False), trial.number)
+                >= n_trials
+            ):
                 # Another process took the last slot between our count and our ask.
-                self.storage.set_trial_system_attr(self._trial_id(trial.number), SURPLUS_ATTR, True)
+                self.storage.set_trial_system_attr(
+                    self._trial_id(trial.number), SURPLUS_ATTR, True
+                )
                 study.tell(trial, state=TrialState.FAIL)
-                log.info("trial %d not run: the study already has n_trials=%d trials", trial.number, n_trials)
+                log.info(
+                    "trial %d not run: the study already has n_trials=%d trials",
+                    trial.number,
+                    n_trials,
+                )
                 break
             if extender is not None:
                 extender(self.config, trial)
             batch.append((trial, inherited_child))
         return batch
 
-    def _run(self, study: Any, batch: List[Tuple[Any, Optional[str]]], fixed: Dict, deletions: List[str], n_trials: int, runs: Optional[SweepRuns]) -> None:
+    def _run(
+        self,
+        study: Any,
+        batch: list[tuple[Any, str | None]],
+        fixed: dict,
+        deletions: list[str],
+        n_trials: int,
+        runs: SweepRuns | None,
+    ) -> None:
         overrides = []
         for trial, _ in batch:
             values = {**trial.params, **fixed}
@@ -405,12 +527,20 @@ class SweeperImpl(Sweeper):
                 + (f"hydra.job.env_set.{current.ENV_TRIAL}={trial.number}",)
             )
             current._LIVE[(study.study_name, trial.number)] = trial
-        ids = [self._trial_id(t.number) for t, _ in batch] if self.storage is not None else []
+        ids = (
+            [self._trial_id(t.number) for t, _ in batch]
+            if self.storage is not None
+            else []
+        )
         reason = ""
         try:
-            with Heartbeat(self.spec, self.storage, ids, float(self.options.heartbeat_interval)):
+            with Heartbeat(
+                self.spec, self.storage, ids, float(self.options.heartbeat_interval)
+            ):
                 try:
-                    returns = list(self.launcher.launch(overrides, initial_job_idx=self.job_idx))
+                    returns = list(
+                        self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+                    )
                 except (Exception, SystemExit) as err:
                     # A task that exits (sys.exit) or a launcher that loses a worker: the batch's
                     # trials fail with that message and the sweep goes on.
@@ -429,13 +559,30 @@ class SweeperImpl(Sweeper):
                 state, value, message = TrialState.FAIL, None, redact(reason)
             else:
                 state, value, message = job_outcome(ret)
-            self._tell(study, trial, state, value, message, n_trials, runs, inherited_child)
+            self._tell(
+                study, trial, state, value, message, n_trials, runs, inherited_child
+            )
 
-    def _tell(self, study: Any, trial: Any, state: TrialState, value: Optional[float], message: Optional[str], n_trials: int, runs: Optional[SweepRuns], inherited_child: Optional[str]) -> None:
+    def _tell(
+        self,
+        study: Any,
+        trial: Any,
+        state: TrialState,
+        value: float | None,
+        message: str | None,
+        n_trials: int,
+        runs: SweepRuns | None,
+        inherited_child: str | None,
+    ) -> None:
         try:
             if message is not None:
                 trial.set_user_attr(FAIL_REASON_ATTR, message[:2000])
-            study.tell(trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True)
+            study.tell(
+                trial,
+                value if state == TrialState.COMPLETE else None,
+                state=state,
+                skip_if_finished=True,
+            )
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
         except RuntimeError as err:
@@ -448,11 +595,14 @@ class SweeperImpl(Sweeper):
         if frozen.state != state:
             log.warning(
                 "trial %d was marked %s by another sweeper (its heartbeat was late): this result is dropped",
-                trial.number, frozen.state.name,
+                trial.number,
+                frozen.state.name,
             )
         counts = census(trials)
         best = self._best_of(counts)
-        best_text = "none yet" if best is None else f"{_fmt(best.value)} (trial {best.number})"
+        best_text = (
+            "none yet" if best is None else f"{_fmt(best.value)} (trial {best.number})"
+        )
         value_text = "" if frozen.value is None else f" value={_fmt(frozen.value)}"
         line = (
             f"trial {trial.number} {frozen.state.name}{value_text} params={_fmt_params(frozen.params)}"
@@ -471,14 +621,16 @@ class SweeperImpl(Sweeper):
         if len(failed) <= allowed:
             return
         last = max(failed, key=lambda t: t.number)
-        reason = last.user_attrs.get(FAIL_REASON_ATTR, "its sweeper process stopped and retries ran out")
+        reason = last.user_attrs.get(
+            FAIL_REASON_ATTR, "its sweeper process stopped and retries ran out"
+        )
         raise TooManyFailedTrials(
             f"{len(failed)} trials of study {self.study_name!r} failed, more than "
             f"max_failure_rate={self.options.max_failure_rate} x n_trials={n_trials} allows ({allowed}); "
             f"last: trial {last.number}: {reason}"
         )
 
-    def _interrupted(self, study: Any, trials: List[Any]) -> None:
+    def _interrupted(self, study: Any, trials: list[Any]) -> None:
         """Ctrl-C or an error mid-batch: fail the batch's trials and enqueue them again now."""
         if not self.spec.shareable:
             return
@@ -492,51 +644,84 @@ class SweeperImpl(Sweeper):
 
     # ------------------------------------------------------------------------------ helpers
     def _trial_id(self, number: int) -> int:
-        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+        return self.storage.get_trial_id_from_study_id_trial_number(
+            self.study_id, number
+        )
 
     def _beat(self, number: int) -> None:
         if self.storage is not None:
             beat(self.spec, self.storage, self._trial_id(number))
 
-    def _best_of(self, counts: Census) -> Optional[FrozenTrial]:
+    def _best_of(self, counts: Census) -> FrozenTrial | None:
         """The best COMPLETE trial (the lowest number among equals), as Study.best_trial picks it."""
-        complete = [t for t in counts.finished if t.state == TrialState.COMPLETE and t.value is not None]
+        complete = [
+            t
+            for t in counts.finished
+            if t.state == TrialState.COMPLETE and t.value is not None
+        ]
         if not complete:
             return None
         sign = 1.0 if self.direction == "minimize" else -1.0
         return min(complete, key=lambda t: (sign * t.value, t.number))
 
-    def _report(self, study: Any, n_trials: int, runs: Optional[SweepRuns], status: str) -> None:
+    def _report(
+        self, study: Any, n_trials: int, runs: SweepRuns | None, status: str
+    ) -> None:
         counts = census(study.get_trials(deepcopy=False))
         best = self._best_of(counts)
-        states = {s: sum(1 for t in counts.finished if t.state == s) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+        states = {
+            s: sum(1 for t in counts.finished if t.state == s)
+            for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        }
         log.info(
             "Study %r: %d of n_trials=%d finished (%d complete, %d pruned, %d failed)",
-            study.study_name, len(counts.finished), n_trials,
-            states[TrialState.COMPLETE], states[TrialState.PRUNED], states[TrialState.FAIL],
+            study.study_name,
+            len(counts.finished),
+            n_trials,
+            states[TrialState.COMPLETE],
+            states[TrialState.PRUNED],
+            states[TrialState.FAIL],
         )
-        results: Dict[str, Any] = {"name": "lossmatch_optuna", "study_name": study.study_name}
+        results: dict[str, Any] = {
+            "name": "lossmatch_optuna",
+            "study_name": study.study_name,
+        }
         if best is None:
             log.info("No trial completed: no best trial")
         else:
             log.info(
                 "Best trial %d: value %s (%s)\n  params: %s\n  user attrs: %s",
-                best.number, _fmt(best.value), self.direction, _fmt_params(best.params), _fmt_params(best.user_attrs),
+                best.number,
+                _fmt(best.value),
+                self.direction,
+                _fmt_params(best.params),
+                _fmt_params(best.user_attrs),
             )
-            results.update(best_trial=best.number, best_params=dict(best.params), best_value=best.value,
-                           best_user_attrs={k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float, str, bool))})
+            results.update(
+                best_trial=best.number,
+                best_params=dict(best.params),
+                best_value=best.value,
+                best_user_attrs={
+                    k: v
+                    for k, v in best.user_attrs.items()
+                    if isinstance(v, (int, float, str, bool))
+                },
+            )
         look = self._look_command(runs)
         if look:
             log.info("See the study: %s", look)
         try:
             os.makedirs(self.sweep_dir, exist_ok=True)
-            OmegaConf.save(OmegaConf.create(results), os.path.join(self.sweep_dir, "optimization_results.yaml"))
+            OmegaConf.save(
+                OmegaConf.create(results),
+                os.path.join(self.sweep_dir, "optimization_results.yaml"),
+            )
         except Exception as err:
             log.warning("could not write optimization_results.yaml: %s", err)
         if runs is not None:
             runs.finish(study, status)
 
-    def _look_command(self, runs: Optional[SweepRuns]) -> Optional[str]:
+    def _look_command(self, runs: SweepRuns | None) -> str | None:
         target = self.spec.dashboard_target()
         if target and importlib.util.find_spec("optuna_dashboard") is not None:
             return f"optuna-dashboard {target}"
@@ -545,5 +730,3 @@ class SweeperImpl(Sweeper):
         if target:
             return f"pip install optuna-dashboard && optuna-dashboard {target}"
         return None
-
-

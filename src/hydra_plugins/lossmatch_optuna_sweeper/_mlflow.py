@@ -15,7 +15,8 @@ import logging
 import os
 import tempfile
 import warnings
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._storage import redact
 
@@ -31,25 +32,35 @@ PLOTS = ("optimization_history", "param_importances", "slice", "contour")
 
 class SweepRuns:
     def __init__(
-        self, tracking_uri: str, experiment: Optional[str], artifact_location: Optional[str], plots: Sequence[str] = PLOTS
+        self,
+        tracking_uri: str,
+        experiment: str | None,
+        artifact_location: str | None,
+        plots: Sequence[str] = PLOTS,
     ) -> None:
         from mlflow.tracking import MlflowClient
 
         unknown = sorted(set(plots) - set(PLOTS))
         if unknown:
-            raise ValueError(f"hydra.sweeper.mlflow.plots: unknown {unknown}, expected some of {list(PLOTS)}")
+            raise ValueError(
+                f"hydra.sweeper.mlflow.plots: unknown {unknown}, expected some of {list(PLOTS)}"
+            )
         self.plots = list(plots)
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)
         name = experiment or "Default"
         found = self.client.get_experiment_by_name(name)
         if found is None:
-            self.experiment_id = self.client.create_experiment(name, artifact_location=artifact_location)
+            self.experiment_id = self.client.create_experiment(
+                name, artifact_location=artifact_location
+            )
         else:
             self.experiment_id = found.experiment_id
-        self.parent_run_id: Optional[str] = None
+        self.parent_run_id: str | None = None
 
-    def open_parent(self, study: Any, run_name: Optional[str], params: Dict[str, Any], shared: bool) -> str:
+    def open_parent(
+        self, study: Any, run_name: str | None, params: dict[str, Any], shared: bool
+    ) -> str:
         """Reuse the study's parent run, or create it (and log the sweep's settings)."""
         known = study.user_attrs.get(PARENT_ATTR)
         if known and self._usable(known):
@@ -58,9 +69,15 @@ class SweepRuns:
             log.info("MLflow: resuming parent run %s", known)
             return known
         tags = {_PARENT_TAG: "true", "optuna.study_name": study.study_name}
-        run = self.client.create_run(self.experiment_id, run_name=run_name or study.study_name, tags=tags)
+        run = self.client.create_run(
+            self.experiment_id, run_name=run_name or study.study_name, tags=tags
+        )
         mine = run.info.run_id
-        chosen = self._converge(study.study_name, mine, run.info.start_time) if shared else mine
+        chosen = (
+            self._converge(study.study_name, mine, run.info.start_time)
+            if shared
+            else mine
+        )
         if chosen == mine:
             for key, value in params.items():
                 self.client.log_param(mine, key, _param_text(value))
@@ -82,13 +99,17 @@ class SweepRuns:
             f" and attributes.start_time >= {started - _RACE_WINDOW_MS}",
             max_results=50,
         )
-        first = min(found, key=lambda r: (r.info.start_time, r.info.run_id), default=None)
+        first = min(
+            found, key=lambda r: (r.info.start_time, r.info.run_id), default=None
+        )
         if first is None or first.info.run_id == mine:
             return mine
         self.client.delete_run(mine)
         return first.info.run_id
 
-    def record_trial(self, trial: Any, study_name: str, inherited_child: Optional[str]) -> None:
+    def record_trial(
+        self, trial: Any, study_name: str, inherited_child: str | None
+    ) -> None:
         """Tag the task's run of this trial with its final state, or log a child run for it.
 
         ``inherited_child`` is the ``mlflow_run_id`` the trial carried when it started (a retry
@@ -109,23 +130,37 @@ class SweepRuns:
                     log.warning(
                         "MLflow: trial %d's run %s is in experiment %s, the sweep's parent in %s: "
                         "the UI nests runs of one experiment only (set hydra.sweeper.mlflow.experiment)",
-                        trial.number, child, run.info.experiment_id, self.experiment_id,
+                        trial.number,
+                        child,
+                        run.info.experiment_id,
+                        self.experiment_id,
                     )
                 for key, value in tags.items():
                     self.client.set_tag(child, key, value)
                 return
             # The task logged no run of its own: the sweeper logs a small one.
-            run = self.client.create_run(self.experiment_id, run_name=f"trial {trial.number}", tags=tags)
+            run = self.client.create_run(
+                self.experiment_id, run_name=f"trial {trial.number}", tags=tags
+            )
             run_id = run.info.run_id
             for key, value in trial.params.items():
                 self.client.log_param(run_id, key, _param_text(value))
             if trial.value is not None:
                 self.client.log_metric(run_id, "objective", float(trial.value))
             if "fail_reason" in trial.user_attrs:
-                self.client.set_tag(run_id, "optuna.fail_reason", str(trial.user_attrs["fail_reason"])[:4000])
-            self.client.set_terminated(run_id, status="FINISHED" if trial.state.name == "COMPLETE" else "FAILED")
+                self.client.set_tag(
+                    run_id,
+                    "optuna.fail_reason",
+                    str(trial.user_attrs["fail_reason"])[:4000],
+                )
+            self.client.set_terminated(
+                run_id,
+                status="FINISHED" if trial.state.name == "COMPLETE" else "FAILED",
+            )
         except Exception as err:  # MLflow trouble must not cost the study its trial
-            log.warning("MLflow: could not record trial %d: %s", trial.number, redact(err))
+            log.warning(
+                "MLflow: could not record trial %d: %s", trial.number, redact(err)
+            )
 
     def finish(self, study: Any, status: str) -> None:
         """Best parameters and value, Optuna's plots, and the parent's end status."""
@@ -134,14 +169,20 @@ class SweepRuns:
         try:
             best = _best_trial(study)
             if best is not None:
-                self.client.log_metric(run_id, "best_value", float(best.value), step=len(study.trials))
-                self.client.set_tag(run_id, "optuna.best_trial_number", str(best.number))
+                self.client.log_metric(
+                    run_id, "best_value", float(best.value), step=len(study.trials)
+                )
+                self.client.set_tag(
+                    run_id, "optuna.best_trial_number", str(best.number)
+                )
                 for key, value in best.params.items():
                     self._param_or_tag(run_id, f"best.{key}", value)
             self._log_plots(study, run_id)
             self.client.set_terminated(run_id, status=status)
         except Exception as err:
-            log.warning("MLflow: could not finish parent run %s: %s", run_id, redact(err))
+            log.warning(
+                "MLflow: could not finish parent run %s: %s", run_id, redact(err)
+            )
 
     def _param_or_tag(self, run_id: str, key: str, value: Any) -> None:
         try:
@@ -155,18 +196,24 @@ class SweepRuns:
             return
         import matplotlib
 
-        if os.environ.get("MPLBACKEND") is None and not matplotlib.get_backend().lower().startswith("agg"):
+        if os.environ.get(
+            "MPLBACKEND"
+        ) is None and not matplotlib.get_backend().lower().startswith("agg"):
             matplotlib.use("Agg")  # files only, never a window
         import matplotlib.pyplot as plt
         import optuna.visualization.matplotlib as ovm
 
         plots = {name: getattr(ovm, f"plot_{name}") for name in self.plots}
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna's matplotlib plots are "experimental"
+            warnings.simplefilter(
+                "ignore"
+            )  # Optuna's matplotlib plots are "experimental"
             for name, plot in plots.items():
                 try:
                     axes = plot(study)
-                except Exception as err:  # e.g. importances or a contour from too few trials
+                except (
+                    Exception
+                ) as err:  # e.g. importances or a contour from too few trials
                     log.info("MLflow: no %s plot (%s)", name, err)
                     continue
                 figure = _figure_of(axes)
@@ -196,4 +243,3 @@ def _best_trial(study: Any) -> Any:
 
 def _param_text(value: Any) -> str:
     return str(value)[:6000]
-

@@ -12,7 +12,8 @@ sampler per trial loses nothing; only its random generator differs.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
@@ -31,13 +32,17 @@ class PerTrialSeedSampler(BaseSampler):
 
     def __init__(self, make: Callable[[int], BaseSampler], seed: int) -> None:
         self._make, self._seed = make, seed
-        self._inner: Dict[int, BaseSampler] = {}
-        self.template = make(seed)  # for its type and for trials this process did not start
+        self._inner: dict[int, BaseSampler] = {}
+        self.template = make(
+            seed
+        )  # for its type and for trials this process did not start
 
     def _for(self, trial: FrozenTrial) -> BaseSampler:
         inner = self._inner.get(trial.number)
         if inner is None:
-            inner = self._inner[trial.number] = self._make(trial_seed(self._seed, trial.number))
+            inner = self._inner[trial.number] = self._make(
+                trial_seed(self._seed, trial.number)
+            )
         return inner
 
     def __str__(self) -> str:
@@ -46,23 +51,40 @@ class PerTrialSeedSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._for(trial).before_trial(study, trial)
 
-    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> Dict[str, BaseDistribution]:
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
         return self._for(trial).infer_relative_search_space(study, trial)
 
     def sample_relative(
-        self, study: Study, trial: FrozenTrial, search_space: Dict[str, BaseDistribution]
-    ) -> Dict[str, Any]:
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+    ) -> dict[str, Any]:
         return self._for(trial).sample_relative(study, trial, search_space)
 
     def sample_independent(
-        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
     ) -> Any:
-        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+        return self._for(trial).sample_independent(
+            study, trial, param_name, param_distribution
+        )
 
     def after_trial(
-        self, study: Study, trial: FrozenTrial, state: TrialState, values: Optional[Sequence[float]]
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
     ) -> None:
-        inner = self._inner.pop(trial.number, None) or self._make(trial_seed(self._seed, trial.number))
+        inner = self._inner.pop(trial.number, None) or self._make(
+            trial_seed(self._seed, trial.number)
+        )
         inner.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:

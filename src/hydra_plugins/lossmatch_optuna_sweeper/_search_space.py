@@ -8,10 +8,17 @@ the official plugin made it an inclusive upper bound.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
+from hydra.core.override_parser.types import (
+    ChoiceSweep,
+    IntervalSweep,
+    Override,
+    RangeSweep,
+    Transformer,
+)
 from optuna.distributions import (
     BaseDistribution,
     CategoricalChoiceType,
@@ -25,7 +32,7 @@ class SearchSpaceError(ValueError):
     """A ``params`` entry or sweep override that has no Optuna distribution."""
 
 
-def _choices(override: Override) -> List[CategoricalChoiceType]:
+def _choices(override: Override) -> list[CategoricalChoiceType]:
     choices = []
     for value in override.sweep_iterator(transformer=Transformer.encode):
         if not isinstance(value, (str, int, float, bool, type(None))):
@@ -44,7 +51,9 @@ def _range_distribution(override: Override, sweep: RangeSweep) -> BaseDistributi
         raise SearchSpaceError(f"{override.input_line}: range needs a non-zero step")
     count = math.ceil((stop - start) / step - 1e-9)
     if step < 0 or count < 1:
-        raise SearchSpaceError(f"{override.input_line}: range is empty or decreasing, expected start < stop and step > 0")
+        raise SearchSpaceError(
+            f"{override.input_line}: range is empty or decreasing, expected start < stop and step > 0"
+        )
     if any(isinstance(v, float) for v in (start, stop, step)):
         # Rounded so that 0.1-steps give 0.9, not 0.9000000000000001, as the last value.
         last = round(start + (count - 1) * step, 12)
@@ -52,7 +61,9 @@ def _range_distribution(override: Override, sweep: RangeSweep) -> BaseDistributi
     return IntDistribution(int(start), int(start + (count - 1) * step), step=int(step))
 
 
-def _interval_distribution(override: Override, sweep: IntervalSweep) -> BaseDistribution:
+def _interval_distribution(
+    override: Override, sweep: IntervalSweep
+) -> BaseDistribution:
     log = "log" in sweep.tags
     if isinstance(sweep.start, int) and isinstance(sweep.end, int):
         return IntDistribution(sweep.start, sweep.end, log=log)
@@ -83,15 +94,15 @@ def distribution_from_override(override: Override) -> Any:
 
 def params_from_overrides(
     arguments: Sequence[str],
-) -> Tuple[Dict[str, BaseDistribution], Dict[str, str], List[str]]:
+) -> tuple[dict[str, BaseDistribution], dict[str, str], list[str]]:
     """Split overrides into the search space, fixed values and deletions (``~key``).
 
     A later override of the same key wins, so the command line overrides ``hydra.sweeper.params``.
     """
     parsed = OverridesParser.create().parse_overrides(list(arguments))
-    space: Dict[str, BaseDistribution] = {}
-    fixed: Dict[str, str] = {}
-    deletions: List[str] = []
+    space: dict[str, BaseDistribution] = {}
+    fixed: dict[str, str] = {}
+    deletions: list[str] = []
     for override in parsed:
         if override.is_delete():
             assert override.input_line is not None
@@ -108,7 +119,7 @@ def params_from_overrides(
     return space, fixed, deletions
 
 
-def grid_values(name: str, distribution: BaseDistribution) -> List[Any]:
+def grid_values(name: str, distribution: BaseDistribution) -> list[Any]:
     """Every value of a discrete distribution, for Optuna's GridSampler."""
     if isinstance(distribution, CategoricalDistribution):
         return list(distribution.choices)
@@ -116,12 +127,14 @@ def grid_values(name: str, distribution: BaseDistribution) -> List[Any]:
         return list(range(distribution.low, distribution.high + 1, distribution.step))
     if isinstance(distribution, FloatDistribution) and distribution.step is not None:
         count = round((distribution.high - distribution.low) / distribution.step) + 1
-        return [round(distribution.low + i * distribution.step, 12) for i in range(count)]
+        return [
+            round(distribution.low + i * distribution.step, 12) for i in range(count)
+        ]
     raise SearchSpaceError(
         f"sampler=grid needs discrete parameters; {name} is {distribution!r}: use choice(...) or range(...)"
     )
 
 
-def describe(space: Dict[str, BaseDistribution]) -> str:
+def describe(space: dict[str, BaseDistribution]) -> str:
     """One line per parameter, for logs and the MLflow parent run."""
     return "\n".join(f"{name}: {dist!r}" for name, dist in sorted(space.items()))

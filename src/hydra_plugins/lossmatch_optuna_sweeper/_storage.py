@@ -24,14 +24,19 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any
 
 # Key of the journal heartbeat (seconds since the epoch) among a trial's system attributes.
 HEARTBEAT_ATTR = "lossmatch_optuna_sweeper:heartbeat"
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s]*:)(?P<secret>[^@\s]*)(?P<tail>@)")
-_PASSWORD_IN_QUERY = re.compile(r"(?P<head>[?&](?:password|passwd|pwd)=)(?P<secret>[^&\s]*)", re.IGNORECASE)
+_PASSWORD_IN_URL = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s]*:)(?P<secret>[^@\s]*)(?P<tail>@)"
+)
+_PASSWORD_IN_QUERY = re.compile(
+    r"(?P<head>[?&](?:password|passwd|pwd)=)(?P<secret>[^&\s]*)", re.IGNORECASE
+)
 
 
 class StorageError(ValueError):
@@ -51,8 +56,8 @@ def has_password(text: Any) -> bool:
 @dataclass(frozen=True)
 class StorageSpec:
     kind: str  # "memory", "rdb" or "journal"
-    url: Optional[str] = None  # absolute: the same file whatever a job's working directory
-    path: Optional[str] = None  # the journal file
+    url: str | None = None  # absolute: the same file whatever a job's working directory
+    path: str | None = None  # the journal file
 
     @property
     def shareable(self) -> bool:
@@ -62,14 +67,14 @@ class StorageSpec:
     def redacted(self) -> str:
         return "memory" if self.url is None else redact(self.url)
 
-    def dashboard_target(self) -> Optional[str]:
+    def dashboard_target(self) -> str | None:
         """What ``optuna-dashboard`` takes: the RDB URL or the journal file's path."""
         if self.kind == "journal":
             return self.path
         return None if self.url is None else redact(self.url)
 
 
-def parse_storage(value: Optional[str]) -> StorageSpec:
+def parse_storage(value: str | None) -> StorageSpec:
     if value is None or str(value).strip() in ("", "null", "None"):
         return StorageSpec("memory")
     value = str(value).strip()
@@ -82,7 +87,12 @@ def parse_storage(value: Optional[str]) -> StorageSpec:
     if "://" in value:
         scheme, rest = value.split("://", 1)
         path = rest[1:] if rest.startswith("/") else ""
-        if scheme.startswith("sqlite") and path and path != ":memory:" and not path.startswith("/"):
+        if (
+            scheme.startswith("sqlite")
+            and path
+            and path != ":memory:"
+            and not path.startswith("/")
+        ):
             # sqlite:///relative.db is relative to the working directory: pin it, as a job
             # launched elsewhere (hydra.job.chdir, another launcher) must open the same file.
             value = f"{scheme}:///{os.path.abspath(path)}"
@@ -97,7 +107,9 @@ def parse_storage(value: Optional[str]) -> StorageSpec:
 
 def _journal(path: str) -> StorageSpec:
     if not path:
-        raise StorageError("storage journal:/// names no file: write journal:///sweeps.log")
+        raise StorageError(
+            "storage journal:/// names no file: write journal:///sweeps.log"
+        )
     path = os.path.abspath(path)
     return StorageSpec("journal", url=f"journal:///{path}", path=path)
 
@@ -105,9 +117,9 @@ def _journal(path: str) -> StorageSpec:
 def open_storage(
     spec: StorageSpec,
     *,
-    heartbeat_interval: Optional[int] = None,
-    grace_period: Optional[int] = None,
-    max_retry: Optional[int] = None,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int | None = None,
 ) -> Any:
     """The Optuna storage object for ``spec``; None for in memory (Optuna makes its own).
 
@@ -121,7 +133,9 @@ def open_storage(
     try:
         if spec.kind == "journal":
             os.makedirs(os.path.dirname(spec.path), exist_ok=True)
-            return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(spec.path))
+            return optuna.storages.JournalStorage(
+                optuna.storages.journal.JournalFileBackend(spec.path)
+            )
         kwargs: dict = {}
         if spec.url.startswith("sqlite"):
             # Several processes write one SQLite file (heartbeats, reports, tells): wait for the
@@ -139,7 +153,9 @@ def open_storage(
         for attempt in range(5):
             try:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat: experimental
+                    warnings.simplefilter(
+                        "ignore", optuna.exceptions.ExperimentalWarning
+                    )  # heartbeat: experimental
                     return optuna.storages.RDBStorage(spec.url, **kwargs)
             except Exception:
                 if attempt == 4:
@@ -147,10 +163,12 @@ def open_storage(
                 time.sleep(0.2 + random.random() * (attempt + 1))
     except Exception as err:
         # Drivers put the URL into their messages; say what failed without the password.
-        raise StorageError(f"cannot open storage {spec.redacted()}: {redact(err)}") from None
+        raise StorageError(
+            f"cannot open storage {spec.redacted()}: {redact(err)}"
+        ) from None
 
 
-def retry_callback(max_retry: Optional[int]) -> Any:
+def retry_callback(max_retry: int | None) -> Any:
     import optuna
 
     with warnings.catch_warnings():
@@ -175,31 +193,44 @@ def beat(spec: StorageSpec, storage: Any, trial_id: int) -> None:
 class Heartbeat:
     """Beats for the given trials every ``interval`` seconds while a batch runs (a thread)."""
 
-    def __init__(self, spec: StorageSpec, storage: Any, trial_ids: Iterable[int], interval: float) -> None:
-        self._spec, self._storage, self._ids, self._interval = spec, storage, list(trial_ids), interval
+    def __init__(
+        self, spec: StorageSpec, storage: Any, trial_ids: Iterable[int], interval: float
+    ) -> None:
+        self._spec, self._storage, self._ids, self._interval = (
+            spec,
+            storage,
+            list(trial_ids),
+            interval,
+        )
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="optuna-sweeper-heartbeat", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="optuna-sweeper-heartbeat", daemon=True
+        )
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             for trial_id in self._ids:
                 try:
                     beat(self._spec, self._storage, trial_id)
-                except Exception:  # a finished trial (told by a job's pruning) or a storage hiccup
+                except (
+                    Exception
+                ):  # a finished trial (told by a job's pruning) or a storage hiccup
                     pass
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         if self._spec.shareable:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
 
 
-def fail_stale_trials(study: Any, spec: StorageSpec, grace_period: float, max_retry: Optional[int]) -> list:
+def fail_stale_trials(
+    study: Any, spec: StorageSpec, grace_period: float, max_retry: int | None
+) -> list:
     """Fail the running trials whose sweeper stopped beating; enqueue their retries.
 
     Returns the numbers of the trials this process failed.
@@ -210,11 +241,17 @@ def fail_stale_trials(study: Any, spec: StorageSpec, grace_period: float, max_re
     if spec.kind == "memory":
         return []
     if spec.kind == "rdb":
-        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        before = {
+            t.number
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        after = {
+            t.number
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        }
         return sorted(before - after - _finished_elsewhere(study, before - after))
     # Journal: the same rule by hand (Optuna 5's JournalStorage has no heartbeat). A trial that
     # never beat counts from its start, so a sweeper killed right after ask is caught too.
@@ -227,7 +264,9 @@ def fail_stale_trials(study: Any, spec: StorageSpec, grace_period: float, max_re
             continue
         try:
             study.tell(trial.number, state=TrialState.FAIL)
-        except Exception:  # another sweeper failed it (or its own sweeper told it) first
+        except (
+            Exception
+        ):  # another sweeper failed it (or its own sweeper told it) first
             continue
         failed.append(trial.number)
         retry_callback(max_retry)(study, trial)
@@ -238,4 +277,8 @@ def _finished_elsewhere(study: Any, numbers: set) -> set:
     """Of the trials that left RUNNING during fail_stale_trials, those that did not become FAIL."""
     from optuna.trial import TrialState
 
-    return {t.number for t in study.get_trials(deepcopy=False) if t.number in numbers and t.state != TrialState.FAIL}
+    return {
+        t.number
+        for t in study.get_trials(deepcopy=False)
+        if t.number in numbers and t.state != TrialState.FAIL
+    }

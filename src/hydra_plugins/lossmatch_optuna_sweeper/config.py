@@ -131,14 +131,23 @@ class MlflowConfig:
     # Optuna plots logged to the parent run as PNG when a sweep ends (optuna.visualization.matplotlib);
     # importances and contour are skipped while there are too few trials or parameters.
     plots: List[str] = field(
-        default_factory=lambda: ["optimization_history", "param_importances", "slice", "contour"]
+        default_factory=lambda: [
+            "optimization_history",
+            "param_importances",
+            "slice",
+            "contour",
+        ]
     )
 
 
 @dataclass
 class LossmatchOptunaSweeperConf:
-    _target_: str = "hydra_plugins.lossmatch_optuna_sweeper.optuna_sweeper.LossmatchOptunaSweeper"
-    defaults: List[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
+    _target_: str = (
+        "hydra_plugins.lossmatch_optuna_sweeper.optuna_sweeper.LossmatchOptunaSweeper"
+    )
+    defaults: List[Any] = field(
+        default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}]
+    )
     # The sampler and pruner arrive as configs: the sweeper instantiates them itself (the
     # sampler once per trial, with a seed derived from the trial number).
     _recursive_: bool = False
@@ -187,17 +196,26 @@ class LossmatchOptunaSweeperConf:
 
 
 _store = ConfigStore.instance()
-_store.store(group="hydra/sweeper", name="lossmatch_optuna", node=LossmatchOptunaSweeperConf, provider=_PROVIDER)
+_store.store(
+    group="hydra/sweeper",
+    name="lossmatch_optuna",
+    node=LossmatchOptunaSweeperConf,
+    provider=_PROVIDER,
+)
 for _name, _node in {
     "tpe": TPESamplerConfig,
     "random": RandomSamplerConfig,
     "grid": GridSamplerConfig,
     "cmaes": CmaEsSamplerConfig,
 }.items():
-    _store.store(group="hydra/sweeper/sampler", name=_name, node=_node, provider=_PROVIDER)
+    _store.store(
+        group="hydra/sweeper/sampler", name=_name, node=_node, provider=_PROVIDER
+    )
 for _name, _node in {
     "median": MedianPrunerConfig,
     "hyperband": HyperbandPrunerConfig,
     "none": NopPrunerConfig,
 }.items():
-    _store.store(group="hydra/sweeper/pruner", name=_name, node=_node, provider=_PROVIDER)
+    _store.store(
+        group="hydra/sweeper/pruner", name=_name, node=_node, provider=_PROVIDER
+    )

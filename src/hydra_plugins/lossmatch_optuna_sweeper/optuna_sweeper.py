@@ -7,7 +7,7 @@ sweep is actually set up.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
@@ -22,19 +22,19 @@ class LossmatchOptunaSweeper(Sweeper):
         sampler: Any,
         pruner: Any,
         direction: Any,
-        storage: Optional[str],
-        study_name: Optional[str],
+        storage: str | None,
+        study_name: str | None,
         n_trials: int,
         n_jobs: int,
         max_failure_rate: float,
         heartbeat_interval: int,
-        grace_period: Optional[int],
+        grace_period: int | None,
         max_retry: int,
-        params: Optional[DictConfig],
-        custom_search_space: Optional[str],
+        params: DictConfig | None,
+        custom_search_space: str | None,
         mlflow: Any,
     ) -> None:
-        from ._impl import SweeperOptions, SweeperImpl
+        from ._impl import SweeperImpl, SweeperOptions
 
         self.sweeper = SweeperImpl(
             SweeperOptions(
@@ -55,8 +55,16 @@ class LossmatchOptunaSweeper(Sweeper):
             )
         )
 
-    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+    def setup(
+        self,
+        *,
+        hydra_context: HydraContext,
+        task_function: TaskFunction,
+        config: DictConfig,
+    ) -> None:
+        self.sweeper.setup(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
 
-    def sweep(self, arguments: List[str]) -> None:
+    def sweep(self, arguments: list[str]) -> None:
         return self.sweeper.sweep(arguments)
