@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -11,6 +12,26 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 from sweep_toy import journal, load_study, run_app, start_app, states
+
+
+# MLflow fixtures live here, not in a conftest.py: the suite's tests import the top-level
+# conftest by name, which a second conftest module on the path would shadow.
+@pytest.fixture(scope="session")
+def _migrated_mlflow_db(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite store with its schema created once (MLflow's migrations take ~15 s)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_db(_migrated_mlflow_db, tmp_path) -> Path:
+    """A fresh copy of the migrated store in this test's directory."""
+    path = tmp_path / "mlflow.db"
+    shutil.copy2(_migrated_mlflow_db, path)
+    return path
 
 
 def _finished(proc, timeout=90):

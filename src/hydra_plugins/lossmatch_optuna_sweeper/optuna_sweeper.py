@@ -17,43 +17,11 @@ from omegaconf import DictConfig
 class LossmatchOptunaSweeper(Sweeper):
     """Hydra sweeper on current Optuna: resumable, shareable studies, pruning, MLflow."""
 
-    def __init__(
-        self,
-        sampler: Any,
-        pruner: Any,
-        direction: Any,
-        storage: str | None,
-        study_name: str | None,
-        n_trials: int,
-        n_jobs: int,
-        max_failure_rate: float,
-        heartbeat_interval: int,
-        grace_period: int | None,
-        max_retry: int,
-        params: DictConfig | None,
-        custom_search_space: str | None,
-        mlflow: Any,
-    ) -> None:
+    def __init__(self, **options: Any) -> None:
+        # The options are the fields of config.LossmatchOptunaSweeperConf (SweeperOptions).
         from ._impl import SweeperImpl, SweeperOptions
 
-        self.sweeper = SweeperImpl(
-            SweeperOptions(
-                sampler=sampler,
-                pruner=pruner,
-                direction=direction,
-                storage=storage,
-                study_name=study_name,
-                n_trials=n_trials,
-                n_jobs=n_jobs,
-                max_failure_rate=max_failure_rate,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                max_retry=max_retry,
-                params=params,
-                custom_search_space=custom_search_space,
-                mlflow=mlflow,
-            )
-        )
+        self.sweeper = SweeperImpl(SweeperOptions(**options))
 
     def setup(
         self,
