@@ -16,7 +16,7 @@ def test_default_config_has_the_public_keys(compose_cfg):
     assert cfg.loss.name == "combined" and cfg.loss.weight_f1 == 0.5
     assert cfg.data._target_.endswith("Febrl4Source")
     assert cfg.tracking.uri.startswith("sqlite:///") and cfg.tracking.uri.endswith("mlruns/mlflow.db")
-    assert cfg.tracking.experiment is None  # one experiment per data set: lossmatch/<data name>
+    assert cfg.tracking.experiment == "lossmatch/febrl4"  # one experiment per data set
     assert "map" in cfg.similarity
     assert cfg.optimized_metric == "val_f1"
 

@@ -45,7 +45,6 @@ def main(task: Callable, *, config_dir: str | Path, config_name: str, argv: list
         os.environ[DEBUG_ENV] = "1"
     args = [move_credentials(a) for a in args]
     signal.signal(signal.SIGTERM, _raise_terminated)
-    register_resolvers()
     if not _INFO_FLAGS & set(args):
         flags = [a for a in args if a.startswith("-")]
         overrides = [a for a in args if not a.startswith("-")]
@@ -77,20 +76,6 @@ def _fast_exit() -> None:
     import gc
 
     gc.freeze()
-
-
-def register_resolvers() -> None:
-    """``${run_suffix:}``: pid and random hex, so that two runs started in the same
-    microsecond (``conf/hydra/default.yaml`` also has the time to the microsecond) never share
-    a run directory, on one machine or on several writing to one shared folder."""
-    import secrets
-
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("run_suffix"):
-        OmegaConf.register_new_resolver(
-            "run_suffix", lambda: f"{os.getpid()}-{secrets.token_hex(3)}", use_cache=True
-        )
 
 
 def _raise_terminated(signum, frame):

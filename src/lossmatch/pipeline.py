@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lossmatch import tracking
+from lossmatch import sweep, tracking
 from lossmatch.config import validate
 from lossmatch.errors import InputError
 from lossmatch.export import remove_abandoned_exports
@@ -33,7 +33,9 @@ __all__ = ["run", "train"]
 def run(cfg, output_dir=None, *, callbacks=()) -> dict:
     """Train, choose the threshold on validation, evaluate on test, track; returns the figures.
 
-    ``callbacks`` are extra Keras callbacks for the fit stage (a sweep's pruning, say).
+    ``callbacks`` are extra Keras callbacks for the fit stage. Inside a sweep of lossmatch's
+    Optuna sweeper the run is nested under the sweep's MLflow run, reports validation F1 per
+    epoch to its trial, and ends with ``optuna.TrialPruned`` when the pruner stops it.
     """
     started = time.perf_counter()
     config = validate(cfg)
@@ -45,15 +47,20 @@ def run(cfg, output_dir=None, *, callbacks=()) -> dict:
     experiment_id = tracking.setup_tracking(uri, experiment, config.tracking.artifact_location)
     remove_abandoned_exports(Path(config.paths.output_dir))
     run_name = config.tracking.run_name or f"{config.loss_name}-seed{config.seed}"
-    with tracking.mlflow_run(run_name) as active:
+    trial = sweep.current_trial()
+    with tracking.mlflow_run(run_name, **sweep.run_options(trial)) as active:
+        sweep.record(trial, mlflow_run_id=active.info.run_id)
         start(config, prepared, config.loss_name)
         splits = compute_features(prepared)
-        fitted = fit(config, prepared.training, splits, callbacks)
+        pruning = sweep.pruning(trial, config, prepared.training, splits["val"])
+        fitted = fit(config, prepared.training, splits, [*callbacks, *pruning])
+        sweep.stop_if_pruned(pruning)
         evaluation = evaluate(fitted, prepared.training, splits, list_size=config.trainer.list_size)
         run_info = {"run_id": active.info.run_id, "experiment_id": experiment_id}
         result = finish(config, _config_yaml(cfg), prepared, splits, fitted, evaluation, out, run_info)
         result["seconds"] = round(time.perf_counter() - started, 2)
         write_metrics_json(result, out)
+        sweep.record(trial, val_f1=result["val"]["f1"], test_f1=result["test"]["f1"])
     print(summary(result, uri), flush=True)
     return result
 

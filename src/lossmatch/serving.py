@@ -112,7 +112,8 @@ def log_matcher(exported, export_dir: Path, example: pd.DataFrame, name: str = "
     requirements = [f"{d}=={md.version(d)}" for d in _REQUIREMENTS if _installed(d)]
     mlflow.pyfunc.log_model(
         name=name,
-        python_model=Matcher(),  # a fresh one: the model travels as an artifact, not pickled
+        # Models from code: MLflow runs serving_model.py at load time instead of unpickling an object.
+        python_model=str(Path(__file__).with_name("serving_model.py")),
         artifacts={"export": str(export_dir)},
         code_paths=[str(Path(lossmatch.__file__).parent)],
         signature=signature,

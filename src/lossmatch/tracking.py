@@ -146,6 +146,8 @@ def setup_tracking(uri: str, experiment: str, artifact_location: str | None = No
     """
     import mlflow
 
+    # Download bars for the few small files a run reads back are noise in a run's log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     db = sqlite_path(uri)
     lock = contextlib.nullcontext()
     if db is not None:
@@ -251,6 +253,10 @@ def mlflow_run(run_name: str | None = None, *, tags: Mapping[str, str] | None = 
         yield run
     except KeyboardInterrupt:  # lossmatch.errors.Terminated (SIGTERM) is one
         mlflow.end_run(status="KILLED")
+        raise
+    except Exception as exc:
+        # A sweep's pruner stopped the run early (optuna.TrialPruned): not a failure.
+        mlflow.end_run(status="KILLED" if type(exc).__name__ == "TrialPruned" else "FAILED")
         raise
     except BaseException:
         mlflow.end_run(status="FAILED")
