@@ -100,3 +100,14 @@ def test_predict_pipeline_writes_matches(compose_cfg, tmp_path):
     true = predicted["rec_id_left"].str.replace("-org", "") == predicted["rec_id_right"].str.replace("-dup-0", "")
     # Most of the 200 true pairs are found and most predicted pairs are right, even after 2 tiny epochs.
     assert true.sum() >= 150 and true.mean() >= 0.8
+
+
+def test_steps_per_execution_changes_speed_not_results(compose_cfg, tmp_path):
+    """Several optimizer steps per call into TensorFlow run the same steps in the same order."""
+    common = [*tiny_overrides(tmp_path), "trainer.epochs=3", "trainer.batch_size=32"]
+    one = train(compose_cfg([*common, "trainer.steps_per_execution=1"]), output_dir=tmp_path / "one")
+    many = train(compose_cfg([*common, "trainer.steps_per_execution=32"]), output_dir=tmp_path / "many")
+    assert one["threshold"] == many["threshold"]
+    assert (one["train"], one["val"], one["test"]) == (many["train"], many["val"], many["test"])
+    # The exported model predicts one batch per call again.
+    assert load_export(many["export_dir"]).model.steps_per_execution == 1

@@ -103,6 +103,9 @@ class TrainerConfig(_Section):
         description="epochs without a better validation loss before stopping (0 = off)"
     )
     list_size: PositiveInt | None = Field(description="largest candidate list for the pairwise ranking loss")
+    steps_per_execution: PositiveInt = Field(
+        description="optimizer steps per call into TensorFlow (same results, less overhead)"
+    )
     verbose: Literal["auto", 0, 1, 2] = Field(description="Keras progress: 0 silent, 1 bar, 2 a line per epoch")
 
     @model_validator(mode="before")

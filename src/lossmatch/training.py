@@ -144,6 +144,7 @@ class Training:
         early_stopping_patience: int = 0,
         list_size: int | None = 32,
         seed: int = 0,
+        steps_per_execution: int = 1,
         callbacks: Sequence = (),
         verbose="auto",
     ) -> FitResult:
@@ -155,6 +156,11 @@ class Training:
         ``sampling`` resamples the training split only; predictions are then
         corrected back to the true prior in ``predict``. A loss that turns NaN or
         infinite stops training with :class:`TrainingDiverged`.
+
+        ``steps_per_execution`` runs that many optimizer steps per call into TensorFlow
+        (the same steps in the same order: same weights, less Python overhead per step for
+        small models). Prediction goes back to one batch per call afterwards, where
+        larger executions only add padding work.
         """
         from lossmatch import imbalance
         from lossmatch.runtime import import_keras
@@ -166,7 +172,8 @@ class Training:
         # under heavy imbalance (ROC AUC looks good even for poor matchers). Lists carry
         # -1 padding labels, which AUC cannot take, so listwise training tracks the loss only.
         metrics = [] if listwise else [keras.metrics.AUC(curve="PR", name="pr_auc")]
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+        optimizer = keras.optimizers.Adam(learning_rate)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
         X, y = train.X, train.y
         result = FitResult()
         if sampling and sampling != "none":
@@ -199,6 +206,9 @@ class Training:
                 Xt, yt, epochs=epochs - first_epochs, class_weight=weight, callbacks=cbs, **fit_kwargs
             )
             _merge_history(result.history, history.history)
+        if steps_per_execution != 1:
+            # Same optimizer object and state; the saved model predicts one batch per call.
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         result.class_weight = weight
         result.epochs_run = len(result.history.get("loss", []))
         return result

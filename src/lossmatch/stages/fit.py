@@ -65,6 +65,7 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
         validation_weight_epochs=tr.validation_weight_epochs,
         validation_weight_smoothing=tr.validation_weight_smoothing,
         early_stopping_patience=tr.early_stopping_patience, list_size=tr.list_size, seed=config.seed,
+        steps_per_execution=tr.steps_per_execution,
         callbacks=[MlflowEpochLogger(), *callbacks], verbose=keras_verbose(tr.verbose),
     )
     return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
