@@ -88,3 +88,15 @@ def test_probability_scores_names_match_the_logged_keys():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="3 values but y_prob has 2"):
         M.brier_score([0, 1, 1], [0.2, 0.4])
+
+
+def test_precision_recall_f1_curve_at_every_score():
+    thresholds, precision, recall, f1 = M.precision_recall_f1_curve(Y, P)
+    # Cut at p >= t:   0.1: tp 3 fp 3 | 0.2: tp 3 fp 2 | 0.4: tp 3 fp 1 | 0.6: tp 2 fp 1 fn 1
+    #                  0.7: tp 2 fp 0 fn 1 | 0.9: tp 1 fn 2;  F1 = 2tp / (2tp + fp + fn).
+    assert thresholds.tolist() == [0.1, 0.2, 0.4, 0.6, 0.7, 0.9]
+    assert f1.tolist() == pytest.approx([6 / 9, 6 / 8, 6 / 7, 4 / 6, 4 / 5, 2 / 4])
+    # One missed match: recall over 4 true matches, precision unchanged.
+    _, p2, r2, _ = M.precision_recall_f1_curve(Y, P, missed_matches=1)
+    assert r2.tolist() == pytest.approx([3 / 4, 3 / 4, 3 / 4, 2 / 4, 2 / 4, 1 / 4])
+    assert p2.tolist() == pytest.approx(precision.tolist())

@@ -169,3 +169,23 @@ def probability_scores(y_true, y_prob, *, missed_matches: int = 0) -> dict:
         "brier": brier_score(y_true, y_prob),
         "ece": expected_calibration_error(y_true, y_prob),
     }
+
+
+def precision_recall_f1_curve(y_true, y_prob, *, missed_matches: int = 0):
+    """``(thresholds, precision, recall, f1)`` at every distinct score, highest recall first.
+
+    scikit-learn's ``precision_recall_curve`` with its final (recall 0) point dropped, so
+    the four arrays align with ``thresholds``; recall is rescaled to all true matches, so
+    ``missed_matches`` count (as in :func:`best_f1_threshold`). Predicting a match at
+    ``p >= thresholds[i]`` gives ``precision[i]``, ``recall[i]`` and ``f1[i]``.
+    """
+    y_true, y_prob = _arrays(y_true, y_prob)
+    n_found = int(y_true.sum())
+    if n_found == 0:
+        return (np.empty(0),) * 4
+    precision, recall, thresholds = precision_recall_curve(y_true, y_prob)
+    precision = precision[:-1]
+    recall = recall[:-1] * (n_found / (n_found + int(missed_matches)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return thresholds, precision, recall, f1
