@@ -95,3 +95,34 @@ def test_validation_only_and_single_class_inputs():
     assert set(figs) == {"confusion_matrix", "reliability", "training_curves"}
     for fig in figs.values():
         plots.close(fig)
+
+
+def test_comparison_figures():
+    import pandas as pd
+
+    runs = pd.DataFrame(
+        {"data": ["A"] * 4 + ["B"] * 2, "loss": ["bce", "bce", "focal", "focal", "bce", "focal"],
+         "seed": [1, 2, 1, 2, 1, 1], "test_f1": [0.5, 0.6, 0.7, 0.8, 0.2, 0.1]}
+    )
+    fig = plots.f1_by_loss_figure(runs)
+    a, b = fig.axes
+    # One panel per data set, losses ordered by mean F1 with the best on top (last tick).
+    assert (a.get_title(), b.get_title()) == ("A", "B")
+    assert [t.get_text() for t in a.get_yticklabels()] == ["bce", "focal"]
+    assert [t.get_text() for t in b.get_yticklabels()] == ["focal", "bce"]
+    # The baseline's mean (0.55 on A) as a dashed line.
+    assert [list(l.get_xdata()) for l in a.lines if l.get_linestyle() == "--"] == [[0.55, 0.55]]
+    plots.close(fig)
+
+    means = pd.DataFrame({"loss": ["focal", "bce"], "n_data": [2, 2], "mean_rank": [1.25, 1.75],
+                          "rank_ci_low": [1.0, 1.0], "rank_ci_high": [2.0, 2.0]})
+    fig = plots.mean_rank_figure(means, {"critical_difference": 0.9, "alpha": 0.05})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "mean rank across data sets (1 = best)"
+    assert _legend(ax) == ["Nemenyi CD 0.90 (α 0.05)"]
+    plots.close(fig)
+
+    fig = plots.precision_recall_overlay_figure({"bce": (Y_VAL, P_VAL, 0), "focal": (Y_VAL, P_VAL, 1)})
+    # AP 11/12, and with one missed match 11/16 = 0.6875 (format rounds it half-to-even: 0.687).
+    assert _legend(fig.axes[0]) == ["bce (AP 0.917)", "focal (AP 0.687)"]
+    plots.close(fig)

@@ -183,6 +183,73 @@ def run_figures(
     return figures
 
 
+# ---- Figures of a loss comparison (lossmatch.compare) ----
+
+
+def f1_by_loss_figure(runs, *, metric: str = "test_f1", baseline: str = "bce"):
+    """One panel per data set: a box per loss over its seeds, each seed a dot, baseline's mean dashed.
+
+    ``runs`` is :func:`lossmatch.compare.runs_table`'s frame (data, loss, seed, metrics).
+    Losses are ordered by mean within each panel, best on top.
+    """
+    datasets = sorted(runs["data"].unique())
+    n_losses = runs.groupby("data")["loss"].nunique().max()
+    fig, axes = plt.subplots(
+        1, len(datasets), figsize=(4.2 * len(datasets), 0.45 * n_losses + 1.6), squeeze=False
+    )
+    rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
+    for ax, data in zip(axes[0], datasets):
+        rows = runs[runs["data"] == data]
+        order = rows.groupby("loss")[metric].mean().sort_values().index.tolist()
+        values = [rows.loc[rows["loss"] == loss, metric].dropna().to_numpy() for loss in order]
+        ax.boxplot(values, vert=False, widths=0.6, showfliers=False)
+        for i, v in enumerate(values, start=1):
+            ax.plot(v, i + rng.uniform(-0.12, 0.12, len(v)), "o", color="tab:blue", alpha=0.7, markersize=4)
+        if baseline in order:
+            ax.axvline(np.nanmean(values[order.index(baseline)]), color="grey", linestyle="--", linewidth=1)
+        ax.set_yticks(range(1, len(order) + 1), order)
+        ax.set(xlabel=metric.replace("_", " "), title=data)
+    fig.tight_layout()
+    return fig
+
+
+def mean_rank_figure(means, test: dict | None = None):
+    """Mean rank of each loss across data sets (1 = best) with its interval; Nemenyi's CD as a bar.
+
+    ``means`` is :func:`lossmatch.compare.mean_ranks`' frame; ``test`` its
+    :func:`lossmatch.compare.rank_test` result (the critical difference, if defined).
+    """
+    means = means.sort_values("mean_rank", ascending=False).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(means) + 1.6))
+    y = np.arange(len(means))
+    low = (means["mean_rank"] - means["rank_ci_low"]).fillna(0).clip(lower=0)
+    high = (means["rank_ci_high"] - means["mean_rank"]).fillna(0).clip(lower=0)
+    ax.errorbar(means["mean_rank"], y, xerr=[low, high], fmt="o", capsize=3)
+    ax.set_yticks(y, means["loss"])
+    ax.set(xlabel="mean rank across data sets (1 = best)", title="Mean rank of each loss")
+    cd = (test or {}).get("critical_difference", float("nan"))
+    if cd == cd:  # not NaN
+        best = float(means["mean_rank"].min())
+        ax.plot([best, best + cd], [len(means) - 0.4] * 2, color="crimson", linewidth=3,
+                label=f"Nemenyi CD {cd:.2f} (α {test['alpha']})")
+        ax.legend(loc="best")
+    ax.set_ylim(-0.6, len(means) - 0.1)
+    fig.tight_layout()
+    return fig
+
+
+def precision_recall_overlay_figure(curves: Mapping[str, tuple], *, title: str = "Precision-recall, median-seed run per loss"):
+    """Test precision-recall curves of several runs, ``{label: (y, p, missed_matches)}``, on one axis."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for label, (y, p, missed) in curves.items():
+        _, precision, recall, _ = M.precision_recall_f1_curve(y, p, missed_matches=missed)
+        ax.step(recall, precision, where="post", label=f"{label} (AP {M.pr_auc(y, p, missed_matches=missed):.3f})")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig) -> None:
     """Free a logged figure (pyplot keeps every open figure alive)."""
     plt.close(fig)
