@@ -12,7 +12,7 @@ P_TEST = [0.2, 0.8, 0.4, 0.1]
 HISTORY = {"loss": [0.7, 0.5], "val_loss": [0.8, 0.6], "pr_auc": [0.5, 0.6], "val_pr_auc": [0.4, 0.7]}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def figures():
     figs = plots.run_figures(Y_VAL, P_VAL, 0.3, HISTORY, y_test=Y_TEST, p_test=P_TEST, missed_test=1)
     yield figs

@@ -91,7 +91,7 @@ def test_mismatched_lengths_are_refused():
 
 
 def test_precision_recall_f1_curve_at_every_score():
-    thresholds, precision, recall, f1 = M.precision_recall_f1_curve(Y, P)
+    thresholds, precision, _, f1 = M.precision_recall_f1_curve(Y, P)
     # Cut at p >= t:   0.1: tp 3 fp 3 | 0.2: tp 3 fp 2 | 0.4: tp 3 fp 1 | 0.6: tp 2 fp 1 fn 1
     #                  0.7: tp 2 fp 0 fn 1 | 0.9: tp 1 fn 2;  F1 = 2tp / (2tp + fp + fn).
     assert thresholds.tolist() == [0.1, 0.2, 0.4, 0.6, 0.7, 0.9]

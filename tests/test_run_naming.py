@@ -5,7 +5,14 @@ import subprocess
 import pytest
 from conftest import CONF
 
-from lossmatch.run_naming import experiment_name, flow, git_state, readable_params, run_identity, run_name
+from lossmatch.run_naming import (
+    experiment_name,
+    flow,
+    git_state,
+    readable_params,
+    run_identity,
+    run_name,
+)
 
 ROOT = CONF.parent
 
@@ -123,16 +130,16 @@ def test_no_data_config_spells_on_as_a_bare_key():
 
 def test_git_state_of_a_checkout(tmp_path):
     assert git_state(None) == {}
-    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+    if subprocess.run(["git", "--version"], check=False, capture_output=True).returncode != 0:
         pytest.skip("git is not installed")
     # Not a repository: no tags rather than an error.
     assert git_state(tmp_path) == {}
-    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
     run("init", "-q")
     (tmp_path / "f.txt").write_text("1")
     run("add", "f.txt")
     run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
     assert git_state(tmp_path) == {"git_commit": sha, "git_dirty": "false"}
     (tmp_path / "f.txt").write_text("2")
     assert git_state(tmp_path)["git_dirty"] == "true"

@@ -356,8 +356,10 @@ def markdown(frame: pd.DataFrame, means: pd.DataFrame, test: dict, *, baseline: 
     if n_pairs:
         lines += [
             "",
-            f"Note: with n paired seeds the Wilcoxon test cannot give p below 2/2^n "
-            f"({2 / 2 ** n_pairs:.4f} for n = {n_pairs}).",
+            (
+                f"Note: with n paired seeds the Wilcoxon test cannot give p below 2/2^n "
+                f"({2 / 2 ** n_pairs:.4f} for n = {n_pairs})."
+            ),
         ]
     return "\n".join(lines) + "\n"
 

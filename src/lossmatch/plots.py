@@ -12,11 +12,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
-from lossmatch import metrics as M  # noqa: E402
+from lossmatch import metrics as M
 
 __all__ = [
     "close",
@@ -228,7 +228,7 @@ def mean_rank_figure(means, test: dict | None = None):
     ax.set_yticks(y, means["loss"])
     ax.set(xlabel="mean rank across data sets (1 = best)", title="Mean rank of each loss")
     cd = (test or {}).get("critical_difference", float("nan"))
-    if cd == cd:  # not NaN
+    if not np.isnan(cd):
         best = float(means["mean_rank"].min())
         ax.plot([best, best + cd], [len(means) - 0.4] * 2, color="crimson", linewidth=3,
                 label=f"Nemenyi CD {cd:.2f} (α {test['alpha']})")

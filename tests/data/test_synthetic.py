@@ -11,7 +11,7 @@ from lossmatch.data import SyntheticSource
 from lossmatch.data.synthetic import COLUMNS, Pools, corrupt, synthetic_tables
 from lossmatch.errors import InputError
 
-SMALL = dict(n_records=400, duplicates=0.1, relatives=0.1, namesakes=0.05)
+SMALL = {"n_records": 400, "duplicates": 0.1, "relatives": 0.1, "namesakes": 0.05}
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lossmatch.data.base import DEFAULT_SPLIT, DataSource, MatchingData, matches_frame, sample_tables
+from lossmatch.data.base import (
+    DEFAULT_SPLIT,
+    DataSource,
+    MatchingData,
+    matches_frame,
+    sample_tables,
+)
 from lossmatch.errors import InputError
 
 ID = "rec_id"
@@ -185,7 +191,7 @@ def synthetic_tables(
     shuffled and ids carry no information.
     """
     left = generate_people(n_records, rng, pools)
-    n_dup, n_rel, n_name = (int(round(f * n_records)) for f in (duplicates, relatives, namesakes))
+    n_dup, n_rel, n_name = (round(f * n_records) for f in (duplicates, relatives, namesakes))
     n_new = n_records - n_dup - n_rel - n_name
     if n_new < 0:
         raise InputError(
