@@ -124,8 +124,23 @@ class DeepMatcherSource(DataSource):
         right = read_table(paths["right"], "data.path", id_column=ID, encoding=self.encoding)
         raw = {s: self._read_pairs(paths[s], left, right) for s in SPLIT_FILES}
         if self.pairs == "blocked":
-            return self._blocked(left, right, raw, paths)
+            left, right, matches = self._blocked(left, right, raw)
+            labelled = None
+        else:
+            left, right, matches, labelled = self._official(left, right, raw)
+        return MatchingData(
+            name=self.name,
+            left=left,
+            right=right,
+            id_left=ID,
+            id_right=ID,
+            matches=matches,
+            labelled_pairs=labelled,
+            files={k: str(p) for k, p in paths.items()},
+        )
 
+    def _official(self, left, right, raw: dict[str, pd.DataFrame]):
+        """The labelled pairs as given (a sample of them with ``sample``); matches are their label-1 pairs."""
         if self.sample is not None:
             rng = np.random.default_rng(self.seed)
             raw = {
@@ -149,18 +164,9 @@ class DeepMatcherSource(DataSource):
             for s, df in raw.items()
         }
         positives = pd.concat([df[df["label"] == 1] for df in labelled.values()])
-        return MatchingData(
-            name=self.name,
-            left=left,
-            right=right,
-            id_left=ID,
-            id_right=ID,
-            matches=matches_frame(positives["left"], positives["right"]),
-            labelled_pairs=labelled,
-            files={k: str(p) for k, p in paths.items()},
-        )
+        return left, right, matches_frame(positives["left"], positives["right"]), labelled
 
-    def _blocked(self, left, right, raw: dict[str, pd.DataFrame], paths) -> MatchingData:
+    def _blocked(self, left, right, raw: dict[str, pd.DataFrame]):
         """Table-to-table data: the label-1 pairs of all three files are the matches."""
         positives = pd.concat([df[df["label"] == 1] for df in raw.values()])
         matches = matches_frame(positions(left[ID], positives["ltable_id"]), positions(right[ID], positives["rtable_id"]))
@@ -170,15 +176,7 @@ class DeepMatcherSource(DataSource):
             _blocking.validate_rules(self.blocking, left, right)
         if self.sample is not None:
             left, right, matches = sample_tables(left, right, matches, self.sample, self.seed)
-        return MatchingData(
-            name=self.name,
-            left=left,
-            right=right,
-            id_left=ID,
-            id_right=ID,
-            matches=matches,
-            files={k: str(p) for k, p in paths.items()},
-        )
+        return left, right, matches
 
     def _read_pairs(self, path, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
         where = f"data.path ({path})"
