@@ -96,7 +96,10 @@ def test_experiment_and_run_names():
 
 
 def test_run_identity_exact_tags_and_names():
-    identity = run_identity(CONFIG, data_name="Structured-Beer", study="focal-gamma", trial=7, git={"git_commit": "abc123"})
+    identity = run_identity(
+        CONFIG, data_name="Structured-Beer", study="focal-gamma", trial=7, git={"git_commit": "abc123"},
+        extra_tags={"comparison": 20250101},
+    )
     params, tags, experiment, name = identity
     assert tags == {
         "data": "Structured-Beer",
@@ -105,6 +108,7 @@ def test_run_identity_exact_tags_and_names():
         "study": "focal-gamma",
         "trial": "7",
         "git_commit": "abc123",
+        "comparison": "20250101",
     }
     assert (experiment, name) == ("lossmatch/Structured-Beer", "focal-seed3")
     assert params["loss"] == "focal"

@@ -194,6 +194,7 @@ def run_identity(
     study: str | None = None,
     trial: int | None = None,
     git: Mapping[str, str] | None = None,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> RunIdentity:
     """``(params, tags, experiment_name, run_name)`` of one training run.
 
@@ -204,6 +205,7 @@ def run_identity(
         root: project root (``cfg.paths.root_dir``), for relative paths and the git commit.
         study, trial: the Optuna study name and trial number when the run is a trial.
         git: the git tags to use instead of asking git (``{}`` for none).
+        extra_tags: more tags, e.g. ``{"comparison": "<id>"}`` to find one comparison's runs.
     """
     config = plain(config)
     seed = config.get("seed")
@@ -214,6 +216,7 @@ def run_identity(
     if trial is not None:
         tags["trial"] = str(trial)
     tags.update(git_state(root) if git is None else git)
+    tags.update({str(k): str(v) for k, v in (extra_tags or {}).items()})
     configured = (config.get("tracking") or {}).get("experiment")
     return RunIdentity(
         params=readable_params(config, data_name=data_name, root=root),
