@@ -28,18 +28,18 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _train_valid_completeness(cfg, candidates) -> float | None:
+def _train_valid_completeness(data_config, candidates) -> float | None:
     """Pair completeness on the label-1 pairs of train.csv and valid.csv (DeepMatcher, blocked, unsampled)."""
     from hydra.utils import instantiate
 
     from lossmatch.blocking import pair_completeness
     from lossmatch.data.base import matches_frame
 
-    if not str(cfg.data.get("_target_", "")).endswith("DeepMatcherSource") or cfg.data.get("pairs") != "blocked":
+    if not str(data_config.get("_target_", "")).endswith("DeepMatcherSource") or data_config.get("pairs") != "blocked":
         return None
-    if cfg.data.get("sample") is not None:
+    if data_config.get("sample") is not None:
         return None
-    official = instantiate(cfg.data, pairs="official", name="official", _convert_="all").load()
+    official = instantiate(data_config, pairs="official", name="official", _convert_="all").load()
     known = [official.labelled_pairs[s] for s in ("train", "val")]
     positives = [df[df["label"] == 1] for df in known]
     import pandas as pd
@@ -54,15 +54,11 @@ def _baseline(prepared) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
 
     from lossmatch.metrics import best_f1_threshold, evaluate
-    from lossmatch.training import Training
 
-    n_right = len(prepared.training.df_right)
     xy = {}
     for split in ("train", "val"):
-        pairs = prepared.pairs[split][["left", "right"]]
-        X = prepared.training.features(pairs)
-        y = Training.labels(pairs, prepared.data.matches, n_right)
-        xy[split] = (X, np.asarray(y).astype(int))
+        X = prepared.training.features(prepared.pairs[split][["left", "right"]])
+        xy[split] = (X, prepared.labels[split].astype(int))
     out = {}
     for name, model in (
         ("logistic regression", LogisticRegression(max_iter=2000)),
@@ -85,14 +81,16 @@ def main(argv: list[str]) -> int:
     from hydra import compose, initialize_config_dir
 
     from lossmatch.cli import report_input_errors
-    from lossmatch.pipeline import prepare
+    from lossmatch.config import validate
     from lossmatch.run_naming import flow
+    from lossmatch.stages.prepare import prepare
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=args.overrides)
     with report_input_errors(debug=bool(cfg.get("debug", False))):
         started = time.perf_counter()
-        prepared = prepare(cfg)
+        config = validate(cfg)
+        prepared = prepare(config)
         data = prepared.data
         if prepared.blocking is None:
             print(f"{data.name}: official labelled pairs (no blocking); use data.pairs=blocked for table-to-table figures")
@@ -101,17 +99,14 @@ def main(argv: list[str]) -> int:
         found = round(prepared.completeness * n_pos)
         in_splits = {s: len(p) for s, p in prepared.pairs.items()}
         kept = sum(in_splits.values())
-        positives = {
-            s: int(prepared.training.labels(p[["left", "right"]], data.matches, len(data.right)).sum())
-            for s, p in prepared.pairs.items()
-        }
+        positives = {s: int(labels.sum()) for s, labels in prepared.labels.items()}
         print(f"data           : {data.name}  ({len(data.left):,} x {len(data.right):,} records)")
         print(f"blocking       : {flow(prepared.blocking)}")
         print(
             f"candidates     : {prepared.n_candidates:,} pairs, {found:,} of {n_pos:,} matches "
             f"(pair completeness {prepared.completeness:.4f}), 1 match per {prepared.n_candidates / max(found, 1):,.0f} candidates"
         )
-        tv = _train_valid_completeness(cfg, prepared.training.candidate_pairs(prepared.blocking))
+        tv = _train_valid_completeness(config.data, prepared.training.candidate_pairs(prepared.blocking))
         if tv is not None:
             print(f"completeness   : {tv:.4f} on the train + valid positives of the official files")
         print(

@@ -16,14 +16,14 @@ def test_default_config_has_the_public_keys(compose_cfg):
     assert cfg.loss.name == "combined" and cfg.loss.weight_f1 == 0.5
     assert cfg.data._target_.endswith("Febrl4Source")
     assert cfg.tracking.uri.startswith("sqlite:///") and cfg.tracking.uri.endswith("mlruns/mlflow.db")
-    assert cfg.tracking.experiment == "lossmatch"
+    assert cfg.tracking.experiment is None  # one experiment per data set: lossmatch/<data name>
     assert "map" in cfg.similarity
     assert cfg.optimized_metric == "val_f1"
 
 
 @pytest.mark.parametrize("loss", LOSS_NAMES)
 def test_every_loss_config_instantiates_and_names_itself(loss, compose_cfg):
-    from lossmatch.pipeline import build_loss
+    from lossmatch.stages.fit import build_loss
 
     cfg = compose_cfg([f"loss={loss}"])
     name, obj = build_loss(cfg.loss)
@@ -33,7 +33,7 @@ def test_every_loss_config_instantiates_and_names_itself(loss, compose_cfg):
 
 def test_loss_parameters_are_group_keys(compose_cfg):
     cfg = compose_cfg(["loss=focal", "loss.alpha=0.5", "loss.gamma=1.0"])
-    from lossmatch.pipeline import build_loss
+    from lossmatch.stages.fit import build_loss
 
     _, loss = build_loss(cfg.loss)
     assert (loss.alpha, loss.gamma) == (0.5, 1.0)

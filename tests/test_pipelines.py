@@ -12,7 +12,7 @@ import pytest
 from conftest import MAGELLAN, ROOT, tiny_overrides
 
 from lossmatch.export import load_export
-from lossmatch.training import train
+from lossmatch.pipeline import train
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,15 @@ def test_git_state_of_a_checkout(tmp_path):
     assert git_state(tmp_path) == {"git_commit": sha, "git_dirty": "false"}
     (tmp_path / "f.txt").write_text("2")
     assert git_state(tmp_path)["git_dirty"] == "true"
+
+
+def test_validated_run_config_gives_the_same_identity(compose_cfg):
+    from lossmatch.config import validate
+
+    cfg = compose_cfg(["loss=focal", "seed=2"])
+    from_cfg = run_identity(cfg, data_name="febrl4", root=ROOT, git={})
+    from_validated = run_identity(validate(cfg), data_name="febrl4", root=ROOT, git={})
+    assert from_validated.params == from_cfg.params
+    assert from_validated.tags == from_cfg.tags == {"data": "febrl4", "loss": "focal", "seed": "2"}
+    # tracking.experiment is null by default: one experiment per data set.
+    assert from_validated.experiment_name == "lossmatch/febrl4"

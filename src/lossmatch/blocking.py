@@ -20,8 +20,6 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-import recordlinkage
-from recordlinkage.index import Block, Full, SortedNeighbourhood
 
 from lossmatch.data.checks import check_columns
 from lossmatch.errors import InputError
@@ -103,6 +101,9 @@ def validate_rules(
 
 
 def _indexer(rule: dict):
+    # recordlinkage takes a second or two to import: only when pairs are really built.
+    from recordlinkage.index import Block, Full, SortedNeighbourhood
+
     if rule["method"] == "full":
         return Full()
     if rule["method"] == "block":
@@ -119,6 +120,8 @@ def candidate_pairs(left: pd.DataFrame, right: pd.DataFrame, rules) -> pd.DataFr
     positions in ``left`` and ``right``; pairs are unique and sorted.
     """
     rules = validate_rules(rules, left, right)
+    import recordlinkage
+
     indexer = recordlinkage.Index()
     for rule in rules:
         indexer.add(_indexer(rule))

@@ -9,15 +9,6 @@ weighting of calibration bins into one expected calibration error.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import (
-    average_precision_score,
-    brier_score_loss,
-    confusion_matrix,
-    matthews_corrcoef,
-    precision_recall_curve,
-)
-from sklearn.metrics import log_loss as _sk_log_loss
 
 METRIC_KEYS = ("f1", "precision", "recall", "accuracy", "mcc", "tp", "fp", "tn", "fn")
 # Threshold-free keys of probability_scores(); logged as val_<key> / test_<key>.
@@ -32,6 +23,9 @@ def evaluate(y_true, y_prob, threshold: float, *, missed_matches: int = 0) -> di
     ``missed_matches`` are true matches that blocking never proposed: they are
     added as false negatives, so a blocking step cannot inflate recall or F1.
     """
+    # scikit-learn takes seconds to import: not at import time (the CLI checks input first).
+    from sklearn.metrics import confusion_matrix, matthews_corrcoef
+
     y_true = np.asarray(y_true).astype(int).ravel()
     y_pred = (np.asarray(y_prob).ravel() >= threshold).astype(int)
     tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
@@ -65,6 +59,8 @@ def best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
     not sit on a training-set-specific exact value. With no positive pairs the
     default 0.5 is returned.
     """
+    from sklearn.metrics import precision_recall_curve
+
     y_true = np.asarray(y_true).astype(int).ravel()
     y_prob = np.asarray(y_prob, dtype=np.float64).ravel()
     n_pos = int(y_true.sum()) + int(missed_matches)
@@ -99,6 +95,8 @@ def pr_auc(y_true, y_prob, *, missed_matches: int = 0) -> float:
     precision, a recall-weighted sum of precisions, scales by the same factor.
     NaN when there is no true match at all (the curve is undefined).
     """
+    from sklearn.metrics import average_precision_score
+
     y_true, y_prob = _arrays(y_true, y_prob)
     n_pos = int(y_true.sum())
     if n_pos + missed_matches == 0:
@@ -115,12 +113,16 @@ def log_loss(y_true, y_prob) -> float:
     miss costs about 36 rather than infinity. Over the candidate pairs only: a
     match that blocking missed has no probability.
     """
+    from sklearn.metrics import log_loss as sk_log_loss
+
     y_true, y_prob = _arrays(y_true, y_prob)
-    return float(_sk_log_loss(y_true, y_prob, labels=[0, 1]))
+    return float(sk_log_loss(y_true, y_prob, labels=[0, 1]))
 
 
 def brier_score(y_true, y_prob) -> float:
     """Mean squared difference between probability and label (scikit-learn's ``brier_score_loss``)."""
+    from sklearn.metrics import brier_score_loss
+
     y_true, y_prob = _arrays(y_true, y_prob)
     return float(brier_score_loss(y_true, y_prob, pos_label=1))
 
@@ -133,6 +135,8 @@ def calibration_bins(y_true, y_prob, n_bins: int = CALIBRATION_BINS):
     counts, which it does not return, use its own bin assignment
     (``searchsorted`` on the inner edges: the first bin is [0, 0.1], the next (0.1, 0.2], ...).
     """
+    from sklearn.calibration import calibration_curve
+
     y_true, y_prob = _arrays(y_true, y_prob)
     frac_pos, mean_prob = calibration_curve(y_true, y_prob, n_bins=n_bins, strategy="uniform")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -179,6 +183,8 @@ def precision_recall_f1_curve(y_true, y_prob, *, missed_matches: int = 0):
     ``missed_matches`` count (as in :func:`best_f1_threshold`). Predicting a match at
     ``p >= thresholds[i]`` gives ``precision[i]``, ``recall[i]`` and ``f1[i]``.
     """
+    from sklearn.metrics import precision_recall_curve
+
     y_true, y_prob = _arrays(y_true, y_prob)
     n_found = int(y_true.sum())
     if n_found == 0:

@@ -60,6 +60,13 @@ class RunIdentity(NamedTuple):
     run_name: str
 
 
+def _as_mapping(config) -> dict:
+    """A plain dict of the config: an OmegaConf container, a pydantic ``RunConfig`` or a dict."""
+    if hasattr(config, "model_dump"):
+        return config.model_dump()
+    return plain(config)
+
+
 def _fix_on(key):
     # YAML 1.1 (PyYAML, OmegaConf) reads a bare `on:` key as the boolean true.
     return "on" if key is True else key
@@ -128,7 +135,7 @@ def readable_params(config: Mapping, *, data_name: str, root: Path | str | None 
         data_name: the data set's name (``MatchingData.name``): the value of ``data``.
         root: the project root; absolute paths inside it are logged relative to it.
     """
-    config = plain(config)
+    config = _as_mapping(config)
     root = Path(root) if root is not None else None
     params: dict[str, str] = {}
     for group, node in config.items():
@@ -199,7 +206,7 @@ def run_identity(
     """``(params, tags, experiment_name, run_name)`` of one training run.
 
     Args:
-        config: the composed config (``cfg``).
+        config: the composed config (``cfg``) or the validated ``RunConfig``.
         data_name: ``MatchingData.name`` of the loaded data (``febrl4``,
             ``Structured-Beer``, the left CSV's stem, ...).
         root: project root (``cfg.paths.root_dir``), for relative paths and the git commit.
@@ -207,7 +214,7 @@ def run_identity(
         git: the git tags to use instead of asking git (``{}`` for none).
         extra_tags: more tags, e.g. ``{"comparison": "<id>"}`` to find one comparison's runs.
     """
-    config = plain(config)
+    config = _as_mapping(config)
     seed = config.get("seed")
     loss = _loss_name(config)
     tags = {"data": data_name, "loss": loss, "seed": str(seed)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 __all__ = ["binary_token_vectors", "rowwise_dot", "tfidf_vectors"]
 
@@ -29,6 +28,9 @@ def tfidf_vectors(values: np.ndarray, *, analyzer: str, ngram_range: tuple[int, 
     """
     if len(values) == 0:
         return sp.csr_matrix((0, 0), dtype=np.float64)
+    # Imported here: scikit-learn takes seconds to import, and checking a map needs none of it.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     # sklearn's default word pattern drops 1-character words; initials and single digits matter here.
     word_options = {"token_pattern": r"(?u)\b\w+\b"} if analyzer == "word" else {}
     vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, lowercase=lowercase,
@@ -44,6 +46,8 @@ def binary_token_vectors(values: np.ndarray) -> sp.csr_matrix:
     """0/1 rows marking the set of whitespace-separated tokens of each value."""
     if len(values) == 0:
         return sp.csr_matrix((0, 0), dtype=np.float64)
+    from sklearn.feature_extraction.text import CountVectorizer
+
     vectorizer = CountVectorizer(analyzer=str.split, lowercase=False, binary=True, dtype=np.float64)
     return vectorizer.fit_transform(values.tolist()).tocsr()
 

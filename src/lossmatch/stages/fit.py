@@ -1,0 +1,77 @@
+"""Stage 3, fit: build the loss and the model, seed everything, train on the training split.
+
+This is the first stage that imports TensorFlow (through ``lossmatch.runtime``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from lossmatch.errors import InputError
+from lossmatch.training import FitResult, SplitData, Training
+
+
+@dataclass
+class Fitted:
+    """A trained model with what evaluating and exporting it needs."""
+
+    model: object  # keras.Model
+    loss: object  # keras.losses.Loss
+    loss_name: str
+    listwise: bool
+    result: FitResult
+    seconds: float
+
+
+def build_loss(loss_cfg: Mapping) -> tuple[str, object]:
+    """Instantiate the loss of the ``loss`` config group; bad parameters become an InputError."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    import lossmatch.losses  # noqa: F401  (imports Keras quietly before Hydra does)
+
+    params = dict(loss_cfg)
+    name = params.pop("name", None) or str(params.get("_target_", "loss")).rsplit(".", 1)[-1]
+    try:
+        return name, instantiate(params)
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, (ValueError, TypeError)):
+            raise InputError(f"loss={name}: {cause}") from exc
+        raise
+
+
+def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: Sequence = ()) -> Fitted:
+    """Train the configured model with the configured loss; ``callbacks`` are added to Keras'."""
+    from hydra.utils import instantiate
+
+    from lossmatch.callbacks import MlflowEpochLogger
+    from lossmatch.runtime import seed_everything
+
+    seed_everything(config.seed)  # same config and seed, same numbers on CPU
+    loss_name, loss = build_loss(config.loss)
+    listwise = bool(getattr(loss, "expects_lists", False))
+    n_features = splits["train"].X.shape[1]
+    model = instantiate(config.model, n_features=n_features, listwise=listwise, _convert_="all")
+    tr = config.trainer
+    started = time.perf_counter()
+    result = training.fit(
+        model, loss, splits["train"], splits["val"],
+        epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
+        class_weight=tr.class_weight, sampling=tr.sampling, sampling_ratio=tr.sampling_ratio,
+        validation_weight_epochs=tr.validation_weight_epochs,
+        validation_weight_smoothing=tr.validation_weight_smoothing,
+        early_stopping_patience=tr.early_stopping_patience, list_size=tr.list_size, seed=config.seed,
+        callbacks=[MlflowEpochLogger(), *callbacks], verbose=keras_verbose(tr.verbose),
+    )
+    return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
+
+
+def keras_verbose(setting) -> int:
+    """Keras' progress bar on a terminal, one line per epoch in logs and CI."""
+    if setting == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(setting)
