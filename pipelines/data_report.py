@@ -49,7 +49,6 @@ def _train_valid_completeness(data_config, candidates) -> float | None:
 
 
 def _baseline(prepared) -> dict[str, float]:
-    import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
