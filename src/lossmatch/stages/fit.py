@@ -48,7 +48,7 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
     """Train the configured model with the configured loss; ``callbacks`` are added to Keras'."""
     from hydra.utils import instantiate
 
-    from lossmatch.callbacks import MlflowEpochLogger
+    from lossmatch.callbacks import MlflowEpochLogger, ValidationF1
     from lossmatch.runtime import seed_everything
 
     seed_everything(config.seed)  # same config and seed, same numbers on CPU
@@ -66,7 +66,10 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
         validation_weight_smoothing=tr.validation_weight_smoothing,
         early_stopping_patience=tr.early_stopping_patience, list_size=tr.list_size, seed=config.seed,
         steps_per_execution=tr.steps_per_execution,
-        callbacks=[MlflowEpochLogger(), *callbacks], verbose=keras_verbose(tr.verbose),
+        # ValidationF1 first: it adds val_f1 to the epoch logs the others read.
+        callbacks=[ValidationF1(training, splits["val"], listwise=listwise, list_size=tr.list_size),
+                   MlflowEpochLogger(), *callbacks],
+        verbose=keras_verbose(tr.verbose),
     )
     return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
 
