@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import keras
 
+from lossmatch.scaling import scaling_layer
+
 
 def build_mlp(
     n_features: int,
@@ -14,6 +16,7 @@ def build_mlp(
     dropout: float = 0.0,
     activation: str = "relu",
     listwise: bool = False,
+    scaling: str = "none",
 ) -> keras.Model:
     """A feed-forward matcher whose last layer is a sigmoid probability.
 
@@ -21,6 +24,10 @@ def build_mlp(
     record, shape (lists, list_size, n_features); Dense layers act on the last
     axis, so the same weights score every candidate and the output is
     (lists, list_size): the shape a ranking loss expects.
+
+    ``scaling`` (``none``, ``standard`` or ``rank``) puts a scaling layer first, so the model
+    predicts on raw features; adapt it on the training features before training
+    (``lossmatch.scaling.adapt_scaling``).
     """
     if n_features < 1:
         raise ValueError(f"build_mlp: n_features must be >= 1, got {n_features}")
@@ -31,7 +38,8 @@ def build_mlp(
         raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
     shape = (None, n_features) if listwise else (n_features,)
     inputs = keras.Input(shape=shape, name="features")
-    x = inputs
+    layer = scaling_layer(scaling)
+    x = layer(inputs) if layer is not None else inputs
     for i, units in enumerate(hidden_units):
         x = keras.layers.Dense(int(units), activation=activation, name=f"dense_{i}")(x)
         if dropout:
