@@ -148,9 +148,14 @@ def fit_steps(model, X_train, y_train, X_val, y_val, *, loss, seed: int, min_ste
     """Train for a budget of optimizer steps, validating every ``eval_every`` steps or so."""
     import keras
 
-    from lossmatch.scaling import adapt_scaling
+    from lossmatch.scaling import adapt_scaling, split_scaling
 
     adapt_scaling(model, X_train)
+    # Scale once, then fit the network after the scaling layer (it shares the model's weights).
+    scaling, network = split_scaling(model)
+    if scaling is not None:
+        X_train, X_val = (keras.ops.convert_to_numpy(scaling(X)) for X in (X_train, X_val))
+        model = network
     batch_size = batch_size or batch_size_for(len(X_train))
     steps_per_epoch = int(np.ceil(len(X_train) / batch_size))
     # One Keras "epoch" = several passes over a small training set, so validation runs every
@@ -177,16 +182,30 @@ def fit_keras(kind: str, X, y, seed: int, loss_name: str, names: list[str], **op
     from lossmatch.model import build_mlp
     from lossmatch.model_attribute import build_attribute_model
 
-    keras.utils.set_random_seed(seed)
-    model_options = {"scaling": "rank", **options.get("model", {})}
+    model_options = {"scaling": "search", **options.get("model", {})}
+    # "search": one network per scaling, the one with the better validation PR-AUC is kept (rank
+    # scaling suits small sets with many tied values, standard scaling larger ones; valid decides).
+    scalings = ["rank", "standard"] if model_options["scaling"] == "search" else [model_options["scaling"]]
     n_features = X["train"].shape[1]
-    if kind == "mlp":
-        model = build_mlp(n_features, **{"hidden_units": (64, 32), "dropout": 0.1, **model_options})
-    else:
-        model = build_attribute_model(n_features, feature_names=names, **model_options)
-    fit_steps(model, X["train"], y["train"], X["val"], y["val"], loss=_loss(loss_name), seed=seed,
-              **options.get("fit", {}))
-    return {s: model.predict(X[s], batch_size=4096, verbose=0).reshape(-1) for s in ("val", "test")}
+    # An ensemble averages the probabilities of several networks trained from different seeds.
+    members = int(options.get("ensemble", 1))
+    predictions = {"val": 0.0, "test": 0.0}
+    for member in range(members):
+        best = None
+        for scaling in scalings:
+            keras.utils.set_random_seed(seed * 1000 + member)
+            member_options = {**model_options, "scaling": scaling}
+            if kind == "mlp":
+                model = build_mlp(n_features, **{"hidden_units": (64, 32), "dropout": 0.1, **member_options})
+            else:
+                model = build_attribute_model(n_features, feature_names=names, **member_options)
+            fitted = fit_steps(model, X["train"], y["train"], X["val"], y["val"], loss=_loss(loss_name),
+                               seed=seed, **options.get("fit", {}))
+            if best is None or fitted["val_ap"] > best[0]:
+                best = (fitted["val_ap"], model)
+        for s in predictions:
+            predictions[s] = predictions[s] + best[1].predict(X[s], batch_size=4096, verbose=0).reshape(-1) / members
+    return predictions
 
 
 def _loss(name: str):
@@ -215,7 +234,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--loss", default="bce")
     parser.add_argument("--variant", default="none", choices=["none", "dirty", "textual"])
-    parser.add_argument("--options", default="{}", help="JSON: {model: {...}, fit: {...}} for the Keras models")
+    parser.add_argument("--options", default="{}",
+                        help="JSON: {model: {...}, fit: {...}, loss: name} for the Keras models, or a list of such")
     parser.add_argument("--similarity", default="{}",
                         help="JSON: similarity config beside auto=true, e.g. {\"map\": {\"*\": [tfidf_word]}} "
                              "(hand-written entries that replace the inferred ones) or {\"auto_options\": {...}}")
@@ -224,6 +244,8 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     models = args.models.split(",")
     options = json.loads(args.options)
+    # A list of option sets runs each Keras model once per set, labelled model#0, model#1, ...
+    option_sets = options if isinstance(options, list) else [options]
     rows = []
     for directory in args.dirs:
         name, left, right, pairs = load(directory, args.variant, seed=0)
@@ -235,13 +257,18 @@ def main(argv=None) -> int:
         print(f"{name} ({args.variant}): {sum(len(v) for v in y.values())} pairs, "
               f"{int(sum(v.sum() for v in y.values()))} positives, {X['train'].shape[1]} features, "
               f"map inferred in {inferred:.2f} s, features in {seconds:.2f} s", flush=True)
-        for model in models:
+        runs = [(m, {}) for m in models if m == "hgb"] + [
+            (m if len(option_sets) == 1 else f"{m}#{i}", o)
+            for m in models if m != "hgb" for i, o in enumerate(option_sets)]
+        for model, model_options in runs:
             for seed in seeds:
                 start = time.perf_counter()
                 if model == "hgb":
                     p = fit_hgb(X, y, seed)
                 else:
-                    p = fit_keras(model, X, y, seed, args.loss, similarity_map.feature_names, **options)
+                    loss = model_options.get("loss", args.loss)
+                    p = fit_keras(model.split("#")[0], X, y, seed, loss, similarity_map.feature_names,
+                                  **{k: v for k, v in model_options.items() if k != "loss"})
                 row = {"set": name, "model": model, "seed": seed, **score(y, p),
                        "seconds": time.perf_counter() - start}
                 rows.append(row)

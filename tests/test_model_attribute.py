@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lossmatch.model_attribute import attribute_groups, build_attribute_model
-from lossmatch.scaling import adapt_scaling
+from lossmatch.scaling import adapt_scaling, split_scaling
 
 NAMES = ["title~title:jaro_winkler", "title~title:missing", "*~*:tfidf_word", "*~*:tfidf_word:margin_left",
          "price~price:numeric_abs", "title~title:exact"]
@@ -20,8 +20,11 @@ def test_groups_follow_map_keys():
 
 def test_one_embedding_per_attribute_and_reload(tmp_path):
     model = build_attribute_model(len(NAMES), feature_names=NAMES, attribute_units=3, hidden_units=(4,))
-    # One Dense embedding per key, each reading only its own features.
-    embeddings = [layer for layer in model.layers if layer.name.startswith("attribute_")]
+    # features -> rank scaling -> network; in the network one Dense embedding per key, each
+    # reading only its own features.
+    scaling, network = split_scaling(model)
+    assert scaling is not None and scaling.name == "scaling"
+    embeddings = [layer for layer in network.layers if layer.name.startswith("attribute_")]
     assert [layer.kernel.shape for layer in embeddings] == [(3, 3), (2, 3), (1, 3)]
     X = np.random.default_rng(0).random((32, len(NAMES))).astype("float32") * 50
     adapt_scaling(model, X)

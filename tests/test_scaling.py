@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lossmatch.model import build_mlp
-from lossmatch.scaling import QuantileScaling, adapt_scaling
+from lossmatch.scaling import QuantileScaling, adapt_scaling, split_scaling
 
 
 def test_quantile_scaling_by_hand():
@@ -44,9 +44,23 @@ def test_scaled_mlp_predicts_on_raw_features_after_reload(tmp_path, scaling):
     np.testing.assert_allclose(before, after, rtol=1e-6)
 
 
+def test_network_after_the_scaling_shares_the_weights():
+    X = np.arange(12, dtype="float32").reshape(6, 2)
+    model = build_mlp(2, hidden_units=(3,), scaling="rank")
+    adapt_scaling(model, X)
+    scaling, network = split_scaling(model)
+    # Training the network on scaled features trains the model: scaling then network is the model.
+    scaled = keras.ops.convert_to_numpy(scaling(X))
+    np.testing.assert_allclose(network.predict(scaled, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
+    network.set_weights([w * 0 for w in network.get_weights()])
+    # Zero weights and bias give sigmoid(0) = 1/2 from the whole model too.
+    np.testing.assert_allclose(model.predict(X, verbose=0), 0.5)
+
+
 def test_build_mlp_without_scaling_is_unchanged():
     model = build_mlp(3, hidden_units=(4,))
-    # The default keeps the previous architecture: no scaling layer to adapt.
+    # The default keeps the previous architecture: no scaling layer to adapt, nothing to split.
     assert adapt_scaling(model, np.zeros((2, 3))) == 0
+    assert split_scaling(model) == (None, model)
     with pytest.raises(ValueError, match="scaling"):
         build_mlp(3, scaling="minmax")

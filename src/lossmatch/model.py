@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import keras
 
-from lossmatch.scaling import scaling_layer
+from lossmatch.scaling import scaling_layer, with_scaling
 
 
 def build_mlp(
@@ -38,12 +38,11 @@ def build_mlp(
         raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
     shape = (None, n_features) if listwise else (n_features,)
     inputs = keras.Input(shape=shape, name="features")
-    layer = scaling_layer(scaling)
-    x = layer(inputs) if layer is not None else inputs
+    x = inputs
     for i, units in enumerate(hidden_units):
         x = keras.layers.Dense(int(units), activation=activation, name=f"dense_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(float(dropout), name=f"dropout_{i}")(x)
     x = keras.layers.Dense(1, activation="sigmoid", name="match_probability")(x)
     outputs = keras.layers.Reshape((-1,) if listwise else (1,), name="probability")(x)
-    return keras.Model(inputs, outputs, name="lossmatch_mlp")
+    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_mlp"), scaling_layer(scaling))

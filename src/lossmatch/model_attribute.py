@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from lossmatch.scaling import scaling_layer
+from lossmatch.scaling import scaling_layer, with_scaling
 
 __all__ = ["attribute_groups", "build_attribute_model"]
 
@@ -81,8 +81,7 @@ def build_attribute_model(
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
     inputs = keras.Input(shape=(n_features,), name="features")
-    layer = scaling_layer(scaling)
-    x = layer(inputs) if layer is not None else inputs
+    x = inputs
     embeddings = []
     for i, (key, positions) in enumerate(attribute_groups(feature_names).items()):
         part = _Take(positions, name=f"take_{i}")(x)
@@ -94,4 +93,4 @@ def build_attribute_model(
         if dropout:
             x = keras.layers.Dropout(float(dropout), name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
-    return keras.Model(inputs, outputs, name="lossmatch_attribute_model")
+    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_attribute_model"), scaling_layer(scaling))

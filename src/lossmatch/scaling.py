@@ -10,6 +10,10 @@ weights, saved with the model) and maps a value to its interpolated training ran
 ``adapt(X_train)`` computes them, like Keras' own ``Normalization`` layer, which is the
 ``"standard"`` option of :func:`scaling_layer`. :func:`adapt_scaling` adapts every such layer of
 a model: a trainer calls it on the training features before ``fit``.
+
+Models built with a scaling are ``features -> scaling -> network`` (:func:`with_scaling`), so a
+trainer can scale the training features once and fit the network alone on them
+(:func:`split_scaling`): the rank transform then costs nothing per optimizer step.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["SCALINGS", "QuantileScaling", "adapt_scaling", "scaling_layer"]
+__all__ = ["SCALINGS", "QuantileScaling", "adapt_scaling", "scaling_layer", "split_scaling", "with_scaling"]
 
 SCALINGS = ("none", "standard", "rank")
 
@@ -88,7 +92,27 @@ def adapt_scaling(model: keras.Model, X_train) -> int:
     """Adapt every scaling layer of ``model`` on the training features; returns how many were adapted."""
     adapted = 0
     for layer in model.layers:
-        if isinstance(layer, (QuantileScaling, keras.layers.Normalization)):
+        if _is_scaling(layer):
             layer.adapt(np.asarray(X_train, dtype=np.float32))
             adapted += 1
     return adapted
+
+
+def _is_scaling(layer) -> bool:
+    return isinstance(layer, (QuantileScaling, keras.layers.Normalization))
+
+
+def with_scaling(network: keras.Model, layer: keras.layers.Layer | None) -> keras.Model:
+    """``features -> layer -> network`` as one model (the network itself when ``layer`` is None)."""
+    if layer is None:
+        return network
+    inputs = keras.Input(shape=network.input_shape[1:], name="features")
+    return keras.Model(inputs, network(layer(inputs)), name=network.name)
+
+
+def split_scaling(model: keras.Model) -> tuple[keras.layers.Layer | None, keras.Model]:
+    """``(scaling layer, network)`` of a :func:`with_scaling` model, sharing its weights; else ``(None, model)``."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(layers) == 2 and _is_scaling(layers[0]) and isinstance(layers[1], keras.Model):
+        return layers[0], layers[1]
+    return None, model
