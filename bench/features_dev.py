@@ -203,8 +203,8 @@ def fit_keras(kind: str, X, y, seed: int, loss_name: str, names: list[str], **op
                                seed=seed, **options.get("fit", {}))
             if best is None or fitted["val_ap"] > best[0]:
                 best = (fitted["val_ap"], model)
-        for s in predictions:
-            predictions[s] = predictions[s] + best[1].predict(X[s], batch_size=4096, verbose=0).reshape(-1) / members
+        for split, total in predictions.items():
+            predictions[split] = total + best[1].predict(X[split], batch_size=4096, verbose=0).reshape(-1) / members
     return predictions
 
 

@@ -95,6 +95,9 @@ def test_context_is_dropped_above_the_cell_budget(tables):
     spec = infer_map(left, right, ignore=["id"], max_context_cells=24)
     # 5 x 5 distinct records = 25 cells > 24: plain TF-IDF cosines, no context.
     assert spec["*"][:2] == ["tfidf_word", "tfidf_char"]
+    spec = infer_map(left, right, ignore=["id"], max_context_cells=124)
+    # Character n-grams get a fifth of the budget: 25 <= 124 for words, 25 > 124 // 5 = 24 for characters.
+    assert spec["*"][:2] == [{"name": "tfidf_word", "context": True}, "tfidf_char"]
 
 
 def test_hand_written_entries_replace_or_add(tables):

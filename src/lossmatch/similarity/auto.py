@@ -33,8 +33,9 @@ and every column also gets ``missing_left`` and ``missing_right``. Then:
   into another attribute, where a map that compares X only with X sees "missing".
 - A column present on one side only is compared with the other side's whole record.
 - The whole record ``*`` gets TF-IDF word and character cosines, token and code overlaps and,
-  when both tables' distinct records multiply to at most ``max_context_cells``, the unsupervised
-  table-context features of its TF-IDF cosines (see ``context.py``).
+  when both tables' distinct records multiply to at most ``max_context_cells`` (a fifth of it
+  for character n-grams, whose table product costs more), the unsupervised table-context
+  features of its TF-IDF cosines (see ``context.py``).
 
 Every threshold is a constant below, chosen by reasoning about the kinds of columns, not tuned to
 any data set. :func:`resolve_similarity_map` combines the inferred map with hand-written entries.
@@ -69,8 +70,10 @@ CODE_WORD_SHARE = 0.5
 LONG_WORDS = 20
 # rapidfuzz scorers on the whole record only while records stay this short (in words).
 RECORD_FUZZ_MAX_WORDS = 40
-# Table context needs distinct-left x distinct-right scores: skip it above this many.
+# Table context needs distinct-left x distinct-right scores: skip it above this many cells
+# (word TF-IDF), or above this many divided by CHAR_CONTEXT_COST (character n-grams).
 MAX_CONTEXT_CELLS = 50_000_000
+CHAR_CONTEXT_COST = 5
 
 # One number with optional currency, unit or percent sign around it, and no letters.
 _STRICT_NUMBER = re.compile(r"^[^\w]*[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?[^\w]*$")
@@ -242,8 +245,11 @@ def _record_entries(left_df: pd.DataFrame, right_df: pd.DataFrame, profiles: lis
     columns = [p.column for p in profiles]
     distinct = [len(frame[[c for c in columns if c in frame.columns]].drop_duplicates())
                 for frame in (left_df, right_df)]
-    with_context = context and distinct[0] * distinct[1] <= max_context_cells
-    tfidf = [{"name": name, "context": True} if with_context else name for name in ("tfidf_word", "tfidf_char")]
+    cells = distinct[0] * distinct[1]
+    # Character n-grams make the table product nearly dense: about 5 to 20 times the cost of words.
+    budgets = {"tfidf_word": max_context_cells, "tfidf_char": max_context_cells // CHAR_CONTEXT_COST}
+    tfidf = [{"name": name, "context": True} if context and cells <= budget else name
+             for name, budget in budgets.items()]
     entries = [*tfidf, "token_jaccard", "token_overlap", "code_jaccard", "code_overlap", "code_disjoint",
                "length_ratio"]
     if record_words <= RECORD_FUZZ_MAX_WORDS:

@@ -87,6 +87,13 @@ def row_sizes(matrix: sp.csr_matrix) -> np.ndarray:
 
 def pair_scores(matrix: sp.csr_matrix, measure: str, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
     """Scores of ``measure`` between ``matrix[left_rows[i]]`` and ``matrix[right_rows[i]]``, float64."""
+    # Blocking repeats value pairs (every pair of a block on a name shares that name, a state
+    # column has a few values): score each distinct (left, right) row pair once.
+    keys = left_rows.astype(np.int64) * max(1, matrix.shape[0]) + right_rows
+    distinct, back = np.unique(keys, return_inverse=True)
+    if len(distinct) < len(keys):
+        width = max(1, matrix.shape[0])
+        return pair_scores(matrix, measure, distinct // width, distinct % width)[back.reshape(-1)]
     dot = rowwise_dot(matrix, left_rows, right_rows)
     if measure == "cosine" or matrix.shape[0] == 0:
         return _from_dot(dot, None, None, "cosine")  # an empty matrix gives dot products of 0

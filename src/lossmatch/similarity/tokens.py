@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,14 +35,26 @@ __all__ = ["code_tokens", "word_tokens"]
 _WORD = re.compile(r"[^\W_]+")
 
 
+# Whole records are tokenised once per key that reads them (X~* for every attribute X): a cache
+# turns the repeats into lookups. Tuples, so a cached value cannot be changed by a caller.
+@lru_cache(maxsize=1 << 17)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text.lower()))
+
+
+@lru_cache(maxsize=1 << 17)
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(token for token in _words(text) if any(ch.isdigit() for ch in token))
+
+
 def word_tokens(text: str) -> list[str]:
     """Lower-cased runs of letters and digits."""
-    return _WORD.findall(text.lower())
+    return list(_words(text))
 
 
 def code_tokens(text: str) -> list[str]:
     """Words that contain a digit: "Canon EOS-5D mk2, 2008" -> ["5d", "mk2", "2008"]."""
-    return [token for token in word_tokens(text) if any(ch.isdigit() for ch in token)]
+    return list(_codes(text))
 
 
 def _binary_vectors(vocabulary: np.ndarray, analyzer: Callable[[str], list[str]]) -> sp.csr_matrix:
@@ -56,13 +69,13 @@ def _binary_vectors(vocabulary: np.ndarray, analyzer: Callable[[str], list[str]]
         return sp.csr_matrix((len(vocabulary), 1), dtype=np.float64)
 
 
-def _words(values: ColumnValues, **_) -> tuple[sp.csr_matrix, str]:
-    return _binary_vectors(values.vocabulary, word_tokens), "overlap"
+def _word_vectors(values: ColumnValues, **_) -> tuple[sp.csr_matrix, str]:
+    return _binary_vectors(values.vocabulary, _words), "overlap"
 
 
-def _codes(measure: str) -> Callable[..., tuple[sp.csr_matrix, str]]:
+def _code_vectors(measure: str) -> Callable[..., tuple[sp.csr_matrix, str]]:
     def vectors(values: ColumnValues, **_) -> tuple[sp.csr_matrix, str]:
-        return _binary_vectors(values.vocabulary, code_tokens), measure
+        return _binary_vectors(values.vocabulary, _codes), measure
 
     return vectors
 
@@ -79,7 +92,7 @@ def _vector_similarity(vectors: Callable[..., tuple[sp.csr_matrix, str]]) -> Cal
 
 
 def _code_disjoint(values: ColumnValues, **_) -> np.ndarray:
-    matrix, _measure = _codes("jaccard")(values)
+    matrix, _measure = _code_vectors("jaccard")(values)
     if matrix.shape[0] == 0:
         return np.zeros(len(values), dtype=np.float32)
     left, right = np.maximum(values.left_codes, 0), np.maximum(values.right_codes, 0)
@@ -102,11 +115,11 @@ def _missing(side: str) -> Callable[..., np.ndarray]:
     return compute
 
 
-register(Similarity("token_overlap", _vector_similarity(_words), vectors=_words,
+register(Similarity("token_overlap", _vector_similarity(_word_vectors), vectors=_word_vectors,
                     doc="|A & B| / min(|A|, |B|) over lower-cased words"))
-register(Similarity("code_jaccard", _vector_similarity(_codes("jaccard")), vectors=_codes("jaccard"),
+register(Similarity("code_jaccard", _vector_similarity(_code_vectors("jaccard")), vectors=_code_vectors("jaccard"),
                     doc="|A & B| / |A | B| over words that contain a digit (0 if either has none)"))
-register(Similarity("code_overlap", _vector_similarity(_codes("overlap")), vectors=_codes("overlap"),
+register(Similarity("code_overlap", _vector_similarity(_code_vectors("overlap")), vectors=_code_vectors("overlap"),
                     doc="|A & B| / min(|A|, |B|) over words that contain a digit (0 if either has none)"))
 register(Similarity("code_disjoint", _code_disjoint,
                     doc="1 if both values have words with digits and share none, else 0"))
