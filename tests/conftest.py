@@ -24,6 +24,9 @@ def tiny_overrides(tmp_path: Path) -> list[str]:
         f"tracking.uri=sqlite:///{tmp_path}/mlruns/mlflow.db",
         f"tracking.artifact_location={tmp_path}/mlruns/artifacts",
         f"paths.output_dir={tmp_path}/outputs",
+        # The MLflow models (keras flavour, pyfunc matcher) cost seconds per run; the tests
+        # of the models themselves (test_train_e2e, test_serving) switch them back on.
+        "tracking.log_model=false",
     ]
 
 
