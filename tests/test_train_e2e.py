@@ -93,7 +93,7 @@ def test_mlflow_model_loads_without_lossmatch(compose_cfg, tmp_path):
 
     import numpy as np
 
-    cfg = compose_cfg(["loss=combined", *tiny_overrides(tmp_path), "tracking.log_model=true"])
+    cfg = compose_cfg(["loss=combined", *tiny_overrides(tmp_path), "tracking.log_keras_model=true"])
     result = train(cfg, output_dir=tmp_path / "run")
     code = (
         "import mlflow, numpy as np, sys; "
