@@ -30,8 +30,10 @@ def _runs(uri):
 
 
 def test_nan_loss_stops_the_run_failed_with_a_clear_message(compose_cfg, tmp_path):
-    cfg = compose_cfg([*tiny_overrides(tmp_path), "loss=bce", "loss._target_=helpers.losses.nan_loss"])
-    with pytest.raises(TrainingDiverged, match=r"training loss became nan at epoch 1, batch 1: lower trainer.learning_rate"):
+    # One step per call into TensorFlow, so the guard sees the first step's loss: NaN.
+    cfg = compose_cfg([*tiny_overrides(tmp_path), "loss=bce", "loss._target_=helpers.losses.nan_loss",
+                       "trainer.steps_per_execution=1"])
+    with pytest.raises(TrainingDiverged, match=r"training loss became nan in epoch 1, after 1 optimizer step: lower trainer.learning_rate"):
         train(cfg, output_dir=tmp_path / "run")
     (run,) = _runs(cfg.tracking.uri)
     assert run.info.status == "FAILED"
@@ -52,7 +54,7 @@ def test_disk_full_while_exporting_ends_failed_with_no_partial_export(compose_cf
     (run,) = _runs(cfg.tracking.uri)
     assert run.info.status == "FAILED"
     # Neither the export nor its temporary folder is left.
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.csv"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.csv", "predictions.parquet"]
 
 
 def test_runtime_faults_are_one_line_on_the_command_line(capsys):
@@ -61,7 +63,7 @@ def test_runtime_faults_are_one_line_on_the_command_line(capsys):
     assert info.value.code == 1
     assert capsys.readouterr().err == "lossmatch: error: No space left on device (/data/run/export/model.keras)\n"
     with pytest.raises(SystemExit) as info, report_input_errors(debug=False):
-        raise TrainingDiverged("training loss became nan at epoch 3, batch 2: lower trainer.learning_rate")
+        raise TrainingDiverged("training loss became nan in epoch 3, after 70 optimizer steps: lower trainer.learning_rate")
     assert info.value.code == 1
     assert capsys.readouterr().err.count("\n") == 1
     # In a multirun the line is printed and the error goes on to the sweeper.

@@ -77,10 +77,11 @@ def test_febrl4_conf_columns_exist():
     assert 20 <= len(sm.feature_names) <= 30
 
 
-def test_csv_conf_is_a_placeholder():
-    # The csv map is unset on purpose: the user gives similarity.map.
-    with pytest.raises(InputError, match="similarity.map"):
-        load_similarity_map(CONF / "csv.yaml")
+def test_csv_conf_infers_the_map(compose_cfg):
+    # data=csv has no hand-written map: it composes to the inferred one (similarity=auto).
+    cfg = compose_cfg(["data=csv", "data.left=a.csv", "data.right=b.csv", "data.matches=m.csv"])
+    assert cfg.similarity.auto is True
+    assert cfg.similarity.map is None
 
 
 def test_magellan_conf_columns_match_tables():
