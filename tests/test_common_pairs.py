@@ -31,3 +31,22 @@ def test_contains_pairs_sorts_an_unsorted_reference():
     assert contains_pairs(pairs, reference, 3).tolist() == [True, False, True]
     # Sorted keys work the same: keys of the reference with n_right = 3 are 1 and 6.
     assert contains_pairs(pairs, np.array([1, 6]), 3).tolist() == [True, False, True]
+
+
+def test_sorted_membership_of_many_sorted_values_searches_the_other_way():
+    # 40 sorted values with repeats against 3 reference values: the reverse search path.
+    values = np.repeat(np.arange(20), 2)
+    reference = np.array([-1, 3, 19])
+    got = sorted_membership(values, reference)
+    # 3 and 19 appear twice each (both copies marked); -1 is absent.
+    assert got.sum() == 4 and got[6] and got[7] and got[38] and got[39]
+    assert np.array_equal(got, np.isin(values, reference))
+    rng = np.random.default_rng(1)
+    many, few = np.sort(rng.integers(0, 10_000, 5_000)), np.unique(rng.integers(0, 10_000, 200))
+    assert np.array_equal(sorted_membership(many, few), np.isin(many, few))
+
+
+def test_sorted_membership_of_sorted_distinct_values():
+    # Candidate keys are sorted and distinct: 0..9 against {2, 9, 12}; 12 lies beyond every value.
+    got = sorted_membership(np.arange(10), np.array([2, 9, 12]))
+    assert np.flatnonzero(got).tolist() == [2, 9]
