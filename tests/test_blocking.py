@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from lossmatch.blocking import candidate_pairs, pair_completeness
+from lossmatch.blocking import candidate_pairs, pair_completeness, recordlinkage_pairs
 from lossmatch.data.febrl4 import Febrl4Source
 from lossmatch.errors import InputError
 
@@ -96,27 +96,6 @@ def test_febrl4_rules_from_config_reach_completeness():
 # -- int64 pair keys: the same pairs as recordlinkage, whatever the rule --------------------------
 
 
-def _recordlinkage_pairs(left, right, rules):
-    """The previous implementation: recordlinkage's Index (a MultiIndex union over rules)."""
-    import recordlinkage
-    from recordlinkage.index import Block, Full, SortedNeighbourhood
-
-    from lossmatch.blocking import validate_rules
-
-    indexer = recordlinkage.Index()
-    for rule in validate_rules(rules, left, right):
-        if rule["method"] == "full":
-            indexer.add(Full())
-        elif rule["method"] == "block":
-            indexer.add(Block(left_on=rule["left_on"], right_on=rule["right_on"]))
-        else:
-            indexer.add(SortedNeighbourhood(left_on=rule["left_on"][0], right_on=rule["right_on"][0],
-                                            window=rule["window"]))
-    index = indexer.index(left.reset_index(drop=True), right.reset_index(drop=True))
-    out = pd.DataFrame({"left": index.codes[0].astype(np.int64), "right": index.codes[1].astype(np.int64)})
-    return out.drop_duplicates().sort_values(["left", "right"]).reset_index(drop=True)
-
-
 @pytest.fixture(scope="module")
 def febrl4():
     return Febrl4Source().load()
@@ -130,7 +109,7 @@ def test_same_pairs_as_recordlinkage_on_febrl4(febrl4):
         {"method": "block", "left_on": ["given_name", "surname"], "right_on": ["surname", "given_name"]},
     ]
     got = candidate_pairs(febrl4.left, febrl4.right, rules)
-    expected = _recordlinkage_pairs(febrl4.left, febrl4.right, rules)
+    expected = recordlinkage_pairs(febrl4.left, febrl4.right, rules)
     assert len(got) > 185_055  # the five config rules alone give 185,055
     pd.testing.assert_frame_equal(got, expected)
 
@@ -146,7 +125,7 @@ def test_same_pairs_as_recordlinkage_with_missing_values(rules):
     # Floats with NaN, strings with None and NaN, an integer column: missing keys never pair.
     left = pd.DataFrame({"x": [1.0, np.nan, 2.0, 3.0, 2.0], "s": ["a", None, "b", np.nan, "c"]})
     right = pd.DataFrame({"x": [np.nan, 1.0, 2.0, 7.0], "s": [None, "a", "b", "b"]})
-    pd.testing.assert_frame_equal(candidate_pairs(left, right, rules), _recordlinkage_pairs(left, right, rules))
+    pd.testing.assert_frame_equal(candidate_pairs(left, right, rules), recordlinkage_pairs(left, right, rules))
 
 
 def test_sorted_neighbourhood_window_counts_distinct_values():

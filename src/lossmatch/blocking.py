@@ -46,6 +46,7 @@ __all__ = [
     "equi_join",
     "pair_completeness",
     "record_tokens",
+    "recordlinkage_pairs",
     "rule_keys",
     "unique_sorted",
     "validate_rules",
@@ -381,6 +382,33 @@ def candidate_pairs(left: pd.DataFrame, right: pd.DataFrame, rules, *, progress:
     positions in ``left`` and ``right``; pairs are unique and sorted.
     """
     return split_keys(candidate_keys(left, right, rules, progress=progress), len(right))
+
+
+def recordlinkage_pairs(left: pd.DataFrame, right: pd.DataFrame, rules) -> pd.DataFrame:
+    """The same pairs computed by recordlinkage's indexers and their MultiIndex union.
+
+    This was lossmatch's blocking before int64 keys; it stays as the reference that the
+    tests and ``bench/blocking_speed.py`` compare with. Token rules have no recordlinkage
+    counterpart and are refused.
+    """
+    import recordlinkage
+    from recordlinkage.index import Block, Full, SortedNeighbourhood
+
+    indexer = recordlinkage.Index()
+    for rule in validate_rules(rules, left, right):
+        if rule["method"] == "token":
+            raise ValueError("recordlinkage_pairs: recordlinkage has no token indexer")
+        if rule["method"] == "full":
+            indexer.add(Full())
+        elif rule["method"] == "block":
+            indexer.add(Block(left_on=rule["left_on"], right_on=rule["right_on"]))
+        else:
+            indexer.add(SortedNeighbourhood(left_on=rule["left_on"][0], right_on=rule["right_on"][0],
+                                            window=rule["window"]))
+    # A RangeIndex makes the MultiIndex codes row positions.
+    index = indexer.index(left.reset_index(drop=True), right.reset_index(drop=True))
+    out = pd.DataFrame({"left": index.codes[0].astype(np.int64), "right": index.codes[1].astype(np.int64)})
+    return out.drop_duplicates().sort_values(["left", "right"]).reset_index(drop=True)
 
 
 def pair_completeness(candidates: pd.DataFrame | np.ndarray, matches: pd.DataFrame, n_right: int | None = None) -> float:
