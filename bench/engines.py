@@ -20,11 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from blocking_speed import RULES, febrl4_copies  # noqa: E402
+from blocking_speed import RULES, febrl4_copies
 
-from lossmatch.blocking import candidate_keys  # noqa: E402
-from lossmatch.data.generate import SCALE_BLOCKING, generate_people  # noqa: E402
-from lossmatch.engines import duckdb as duck  # noqa: E402
+from lossmatch.blocking import candidate_keys
+from lossmatch.data.generate import SCALE_BLOCKING, generate_people
+from lossmatch.engines import duckdb as duck
 
 
 def compare(name, left, right, rules, rounds, spark=None) -> None:
