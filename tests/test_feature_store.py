@@ -145,6 +145,9 @@ def test_training_from_disk_does_not_depend_on_chunk_size(sample, small_groups, 
         assert len(p) == len(file) and len(history.history["loss"]) == 2
         # Streaming prediction equals predicting the in-memory features.
         np.testing.assert_allclose(p, model.predict(file.features(), verbose=0).reshape(-1), rtol=1e-6, atol=1e-7)
+        # One split's rows out of the file: the same probabilities as for those rows of all.
+        every_third = np.arange(len(file)) % 3 == 0
+        np.testing.assert_allclose(fs.predict_file(model, file, rows=every_third), p[every_third], rtol=1e-6)
         predictions.append((history.history["loss"], p))
     assert predictions[0][0] == predictions[1][0]
     assert np.array_equal(predictions[0][1], predictions[1][1])
@@ -156,3 +159,19 @@ def test_tf_dataset_needs_labels_to_train(sample, tmp_path):
     with pytest.raises(InputError, match="no 'label' column"):
         fs.tf_dataset(file)
     assert not file.has_labels and isinstance(file.pairs(), pd.DataFrame)
+
+
+def test_a_row_mask_selects_rows_in_blocks_and_batches(sample, small_groups, tmp_path):
+    data, keys = sample
+    file = fs.write_features(tmp_path / "f.parquet", PER_PAIR, data.left, data.right, keys, matches=data.matches)
+    # A split's pairs as a mask over the file: here the pairs of even left records.
+    mask = file.column("left") % 2 == 0
+    assert 0 < mask.sum() < len(file)
+    blocks = list(file.blocks(50, rows=mask))
+    assert np.array_equal(np.concatenate([X for X, _ in blocks]), file.features()[mask])
+    shuffled = list(fs._batches(file, 32, True, 1, 0, True, 2, mask))
+    got = np.concatenate([np.column_stack([X, y]) for X, y in shuffled])
+    expected = np.column_stack([file.features()[mask], file.column("label")[mask]])
+    assert len(got) == mask.sum() and np.array_equal(np.unique(got, axis=0), np.unique(expected, axis=0))
+    with pytest.raises(InputError, match="boolean mask"):
+        list(file.blocks(50, rows=np.flatnonzero(mask)))

@@ -261,20 +261,37 @@ class FeatureFile:
         """All features in memory, shape (rows, features): for files that fit."""
         return self._matrix(self._file.read(columns=self.feature_names))
 
-    def read_group(self, i: int, *, labels: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """Features and labels (None without labels) of row group ``i``."""
+    def read_group(self, i: int, *, labels: bool = True, rows: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Features and labels (None without labels) of row group ``i``; with ``rows`` (a boolean
+        mask over the whole file) only the selected rows of the group."""
         columns = list(self.feature_names) + (["label"] if labels and self.has_labels else [])
         table = self._file.read_row_group(i, columns=columns)
+        X = self._matrix(table)
         y = table.column("label").to_numpy() if labels and self.has_labels else None
-        return self._matrix(table), y
+        if rows is not None:
+            keep = rows[self._group_starts[i]:self._group_starts[i + 1]]
+            X, y = X[keep], None if y is None else y[keep]
+        return X, y
 
-    def blocks(self, block_rows: int = ROW_GROUP_ROWS, *, labels: bool = True
+    def check_rows(self, rows: np.ndarray | None) -> np.ndarray | None:
+        """``rows`` as a boolean mask of this file's length (or InputError)."""
+        if rows is None:
+            return None
+        rows = np.asarray(rows)
+        if rows.dtype != bool or rows.shape != (len(self),):
+            raise InputError(f"{self.path}: rows must be a boolean mask of {len(self)} rows, "
+                             f"got dtype {rows.dtype} and shape {rows.shape}")
+        return rows
+
+    def blocks(self, block_rows: int = ROW_GROUP_ROWS, *, labels: bool = True, rows: np.ndarray | None = None
                ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """Consecutive blocks of exactly ``block_rows`` rows (the last one shorter), in file order,
-        whatever the file's row groups."""
+        whatever the file's row groups; with ``rows``, of the selected rows only."""
+        rows = self.check_rows(rows)
         buffer_X, buffer_y, held = [], [], 0
         for i in range(self.n_row_groups):
-            X, y = self.read_group(i, labels=labels)
+            X, y = self.read_group(i, labels=labels, rows=rows)
             buffer_X.append(X)
             buffer_y.append(y)
             held += len(X)
@@ -290,18 +307,18 @@ class FeatureFile:
 
 
 def _batches(file: FeatureFile, batch_size: int, shuffle: bool, seed: int, epoch: int, labels: bool,
-             window_groups: int):
+             window_groups: int, rows: np.ndarray | None = None):
     """Batches of ``batch_size`` rows (the last one shorter). Shuffled: row groups in a seeded
     random order, ``window_groups`` at a time, rows shuffled within each window."""
     if not shuffle:
-        for X, y in file.blocks(batch_size, labels=labels):
+        for X, y in file.blocks(batch_size, labels=labels, rows=rows):
             yield (X, y.reshape(-1, 1)) if labels else X
         return
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(file.n_row_groups)
     carry_X, carry_y = np.zeros((0, len(file.feature_names)), np.float32), np.zeros(0, np.float32)
     for w in range(0, len(order), window_groups):
-        parts = [file.read_group(int(i), labels=labels) for i in order[w:w + window_groups]]
+        parts = [file.read_group(int(i), labels=labels, rows=rows) for i in order[w:w + window_groups]]
         X = np.concatenate([carry_X] + [p[0] for p in parts])
         y = np.concatenate([carry_y] + [p[1] for p in parts]) if labels else None
         perm = rng.permutation(len(X))
@@ -318,14 +335,15 @@ def _batches(file: FeatureFile, batch_size: int, shuffle: bool, seed: int, epoch
 
 
 def tf_dataset(path: str | os.PathLike | FeatureFile, *, batch_size: int = 1024, shuffle: bool = False,
-               seed: int = 0, labels: bool = True, window_groups: int = 8):
+               seed: int = 0, labels: bool = True, rows: np.ndarray | None = None, window_groups: int = 8):
     """A ``tf.data.Dataset`` of ``(features, labels)`` batches (labels shaped (n, 1), as
     ``Training`` feeds Keras) or of features only (``labels=False``, for prediction).
 
     Rows stream from disk: memory holds ``window_groups`` row groups at a time. With
     ``shuffle``, every pass over the data (every epoch) uses a new seeded order, the same
-    in every run with the same ``seed``. The dataset knows its number of batches, so Keras
-    shows full progress bars.
+    in every run with the same ``seed``. ``rows`` (a boolean mask over the file) keeps only
+    some rows, e.g. one split's pairs out of a cached file of every candidate. The dataset
+    knows its number of batches, so Keras shows full progress bars.
     """
     import tensorflow as tf
 
@@ -340,17 +358,20 @@ def tf_dataset(path: str | os.PathLike | FeatureFile, *, batch_size: int = 1024,
     def generate():
         epoch = passes["epoch"]
         passes["epoch"] += 1
-        yield from _batches(file, batch_size, shuffle, seed, epoch, labels, window_groups)
+        yield from _batches(file, batch_size, shuffle, seed, epoch, labels, window_groups, rows)
 
+    rows = file.check_rows(rows)
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    n_batches = -(-len(file) // batch_size)
+    n_batches = -(-(len(file) if rows is None else int(rows.sum())) // batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
 
 
-def predict_file(model, path: str | os.PathLike | FeatureFile, *, batch_size: int = 8192) -> np.ndarray:
-    """The model's probability for every row of a features file, in file order (float32)."""
+def predict_file(model, path: str | os.PathLike | FeatureFile, *, batch_size: int = 8192,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """The model's probability for every row (or every ``rows``-selected row) of a features
+    file, in file order (float32)."""
     file = path if isinstance(path, FeatureFile) else FeatureFile(path)
-    if len(file) == 0:
+    if len(file) == 0 or (rows is not None and not file.check_rows(rows).any()):
         return np.zeros(0, dtype=np.float32)
-    p = model.predict(tf_dataset(file, batch_size=batch_size, labels=False), verbose=0)
+    p = model.predict(tf_dataset(file, batch_size=batch_size, labels=False, rows=rows), verbose=0)
     return np.asarray(p, dtype=np.float32).reshape(-1)
