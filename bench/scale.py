@@ -27,6 +27,7 @@ the candidate pairs, i.e. exponent against pairs <= 1.1) and data preparation / 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -208,13 +209,18 @@ def report(results: list[dict]) -> None:
     if len(results) > 1:
         n = [r["n"] for r in results]
         pairs = [r["pairs"] for r in results]
-        print(f"\ngrowth exponents from {n[0]:,} to {n[-1]:,} records (log-log slope)")
-        print(f"  {'candidate pairs':<16} vs records {_slope(n, pairs):5.2f}")
+        print(f"\ngrowth exponents (log-log slopes) from {n[0]:,} to {n[-1]:,} records per side; "
+              f"candidate pairs vs records: {_slope(n, pairs):.2f}")
+        steps = [f"{a // 1000}k->{b // 1000}k" for a, b in itertools.pairwise(n)]
+        print(f"  {'phase':<11}{'vs records':>11}{'vs pairs':>9}  {'<= 1.1':<7}  vs pairs between neighbouring sizes: "
+              + " ".join(f"{step:>11}" for step in steps))
         for p in PHASES:
             t = [max(r["seconds"][p], 1e-3) for r in results]
             vs_pairs = _slope(pairs, t)
-            flag = "ok" if vs_pairs <= 1.1 else "ABOVE 1.1"
-            print(f"  {p:<16} vs records {_slope(n, t):5.2f}   vs candidate pairs {vs_pairs:5.2f}  {flag}")
+            # Slopes between neighbouring sizes show where growth happens (and how noisy it is).
+            local = " ".join(f"{_slope(pairs[i:i + 2], t[i:i + 2]):>11.2f}" for i in range(len(steps)))
+            print(f"  {p:<11}{_slope(n, t):>11.2f}{vs_pairs:>9.2f}  {'ok' if vs_pairs <= 1.1 else 'ABOVE':<7}  "
+                  f"{'':>37}{local}")
 
 
 def main() -> None:
