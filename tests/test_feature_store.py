@@ -34,7 +34,7 @@ def small_groups(monkeypatch):
 
 
 def _row_groups(file):
-    return [file._file.metadata.row_group(i).num_rows for i in range(file.n_row_groups)]
+    return np.diff(file._group_starts).tolist()
 
 
 def test_per_pair_map_detection():
@@ -175,3 +175,26 @@ def test_a_row_mask_selects_rows_in_blocks_and_batches(sample, small_groups, tmp
     assert len(got) == mask.sum() and np.array_equal(np.unique(got, axis=0), np.unique(expected, axis=0))
     with pytest.raises(InputError, match="boolean mask"):
         list(file.blocks(50, rows=np.flatnonzero(mask)))
+
+
+def test_a_directory_of_part_files_reads_as_one(sample, tmp_path):
+    import pyarrow.parquet as pq
+
+    data, keys = sample
+    file = fs.write_features(tmp_path / "f.parquet", PER_PAIR, data.left, data.right, keys, matches=data.matches)
+    # As Spark writes them: part files, feature columns named f0, f1, ..., no lossmatch metadata.
+    table = pq.read_table(file.path).replace_schema_metadata(None)
+    table = table.rename_columns(["left", "right", "label"] + [f"f{j}" for j in range(len(file.feature_names))])
+    (tmp_path / "parts").mkdir()
+    pq.write_table(table.slice(0, 100), tmp_path / "parts" / "part-00000.parquet")
+    pq.write_table(table.slice(100), tmp_path / "parts" / "part-00001.parquet", row_group_size=40)
+    parts = fs.FeatureFile(tmp_path / "parts")
+    assert parts.feature_names == [f"f{j}" for j in range(len(file.feature_names))]
+    assert len(parts) == len(file) and parts.n_row_groups > 2
+    assert np.array_equal(parts.features(), file.features())
+    assert np.array_equal(parts.keys(len(data.right)), keys) and parts.pairs().equals(file.pairs())
+    assert np.array_equal(np.concatenate([X for X, _ in parts.blocks(64)]), file.features())
+    with pytest.raises(InputError, match="pass n_right"):
+        parts.keys()
+    with pytest.raises(InputError, match="features file not found"):
+        fs.FeatureFile(tmp_path / "nowhere")

@@ -214,41 +214,57 @@ def write_features(path: str | os.PathLike, similarity_map: SimilarityMap, left:
 
 
 class FeatureFile:
-    """A features file written by :func:`write_features` (or any Parquet file with its columns)."""
+    """A features file written by :func:`write_features`, or a directory of Parquet part files
+    with the same columns (as Spark writes them: ``lossmatch.engines.spark``), read as one.
+
+    Feature columns are those of the file's metadata, else every column but ``left``,
+    ``right`` and ``label``, in file order.
+    """
 
     def __init__(self, path: str | os.PathLike):
         import pyarrow.parquet as pq
 
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"features file not found: {self.path}")
-        self._file = pq.ParquetFile(str(self.path))
-        meta = self._file.schema_arrow.metadata or {}
+        parts = sorted(self.path.glob("*.parquet")) if self.path.is_dir() else [self.path]
+        if not parts or not parts[0].is_file():
+            raise InputError(f"features file not found: {self.path} (expected a Parquet file or a directory of them)")
+        self._files = [pq.ParquetFile(str(p)) for p in parts]
+        schema = self._files[0].schema_arrow
+        meta = schema.metadata or {}
         self.metadata = json.loads(meta[_META_KEY]) if _META_KEY in meta else {}
-        columns = self._file.schema_arrow.names
         self.feature_names: list[str] = self.metadata.get(
-            "feature_names", [c for c in columns if c not in ("left", "right", "label")])
-        self.has_labels = "label" in columns
-        groups = [self._file.metadata.row_group(i).num_rows for i in range(self._file.num_row_groups)]
-        self._group_starts = np.concatenate([[0], np.cumsum(groups)]).astype(np.int64)
+            "feature_names", [c for c in schema.names if c not in ("left", "right", "label")])
+        self.has_labels = "label" in schema.names
+        # Row group g of the whole is group `local` of file `owner`.
+        self._groups = [(f, i) for f, file in enumerate(self._files) for i in range(file.num_row_groups)]
+        sizes = [self._files[f].metadata.row_group(i).num_rows for f, i in self._groups]
+        self._group_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     def __len__(self) -> int:
         return int(self._group_starts[-1])
 
     @property
     def n_row_groups(self) -> int:
-        return self._file.num_row_groups
+        return len(self._groups)
+
+    def _read(self, columns: list[str]):
+        import pyarrow as pa
+
+        return pa.concat_tables([file.read(columns=columns) for file in self._files])
 
     def column(self, name: str) -> np.ndarray:
         """One whole column (e.g. ``"label"``, ``"left"``) as a NumPy array."""
-        return self._file.read(columns=[name]).column(0).to_numpy()
+        return self._read([name]).column(0).to_numpy()
 
     def pairs(self) -> pd.DataFrame:
         return pd.DataFrame({"left": self.column("left"), "right": self.column("right")})
 
-    def keys(self) -> np.ndarray:
-        """Pair keys of the rows (``left * n_right + right``; n_right from the file's metadata)."""
-        n_right = int(self.metadata.get("n_right", 0)) or int(self.column("right").max(initial=-1)) + 1
+    def keys(self, n_right: int | None = None) -> np.ndarray:
+        """Pair keys of the rows, ``left * n_right + right`` (``n_right``: the right table's size,
+        from the file's metadata when not given)."""
+        n_right = n_right or int(self.metadata.get("n_right", 0))
+        if not n_right:
+            raise InputError(f"{self.path}: no right-table size in the file; pass n_right")
         return pair_keys(self.pairs(), n_right)
 
     def _matrix(self, table) -> np.ndarray:
@@ -259,14 +275,15 @@ class FeatureFile:
 
     def features(self) -> np.ndarray:
         """All features in memory, shape (rows, features): for files that fit."""
-        return self._matrix(self._file.read(columns=self.feature_names))
+        return self._matrix(self._read(self.feature_names))
 
     def read_group(self, i: int, *, labels: bool = True, rows: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Features and labels (None without labels) of row group ``i``; with ``rows`` (a boolean
         mask over the whole file) only the selected rows of the group."""
         columns = list(self.feature_names) + (["label"] if labels and self.has_labels else [])
-        table = self._file.read_row_group(i, columns=columns)
+        owner, local = self._groups[i]
+        table = self._files[owner].read_row_group(local, columns=columns)
         X = self._matrix(table)
         y = table.column("label").to_numpy() if labels and self.has_labels else None
         if rows is not None:
