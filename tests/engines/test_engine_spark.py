@@ -80,3 +80,19 @@ def test_spark_features_equal_in_memory(spark, spark_pairs, sample, spec):
     assert np.array_equal(X, sm.transform(sample.left, sample.right, expected["left"].to_numpy(),
                                           expected["right"].to_numpy()))
     assert np.array_equal(y, contains_pairs(expected, sample.matches, len(sample.right)).astype(np.float32))
+
+
+def test_spark_features_written_to_parquet_stream_back(spark, spark_pairs, sample, tmp_path):
+    from lossmatch.engines import spark as engine
+    from lossmatch.feature_store import FeatureFile
+
+    sm = SimilarityMap({"surname": ["jaro_winkler"], "postcode": ["exact"]})
+    engine.features(spark, sm, sample.left, sample.right, spark_pairs, matches=sample.matches) \
+        .write.parquet(str(tmp_path / "features"))
+    # Spark's directory of part files reads as one features file (rows in Spark's order).
+    file = FeatureFile(tmp_path / "features")
+    order = np.lexsort((file.column("right"), file.column("left")))
+    expected = candidate_pairs(sample.left, sample.right, RULES)
+    assert file.pairs().iloc[order].reset_index(drop=True).equals(expected)
+    assert np.array_equal(file.features()[order], sm.transform(sample.left, sample.right, expected["left"].to_numpy(),
+                                                               expected["right"].to_numpy()))
