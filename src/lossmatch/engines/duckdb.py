@@ -16,6 +16,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from lossmatch.blocking import unique_sorted
 from lossmatch.common import split_keys
 from lossmatch.engines.sql import LEFT, RIGHT, key_table, plan, token_table
 
@@ -51,14 +52,16 @@ def candidate_keys(left: pd.DataFrame, right: pd.DataFrame, rules, *, connection
     try:
         for name, table in tables.items():
             con.register(name, table)
-        result = con.sql(f"SELECT l * {len(right)}::BIGINT + r AS key FROM ({query.sql}) q ORDER BY key")
-        keys = result.fetchnumpy()["key"]
+        # DuckDB joins; repeats are removed by one NumPy sort (on FEBRL4 x 10, 18.5 M pairs:
+        # 1.2-2 s, where DuckDB's own DISTINCT ... ORDER BY took 8-10 s on 2 cores).
+        result = con.sql(f"SELECT l * {len(right)}::BIGINT + r AS key FROM ({query.all_pairs_sql}) q")
+        keys = unique_sorted(result.fetchnumpy()["key"])
     finally:
         for name in tables:
             con.unregister(name)
         if connection is None:
             con.close()
-    return np.asarray(keys, dtype=np.int64)
+    return keys
 
 
 def candidate_pairs(left: pd.DataFrame, right: pd.DataFrame, rules, **options) -> pd.DataFrame:

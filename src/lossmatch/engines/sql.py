@@ -34,11 +34,14 @@ class BlockingPlan:
 
     Attributes:
         sql: ``SELECT DISTINCT l, r`` (row positions) of the union of the rules.
+        all_pairs_sql: ``SELECT l, r`` of every rule's pairs, a pair once per rule that finds it
+            (for engines that remove repeats faster outside SQL).
         left_keys, right_keys: ``{alias: column}`` of the key columns in ``lm_left`` / ``lm_right``.
         tokens: ``{rule index: (left columns, right columns)}`` for the token tables.
     """
 
     sql: str
+    all_pairs_sql: str = ""
     left_keys: dict[str, str] = field(default_factory=dict)
     right_keys: dict[str, str] = field(default_factory=dict)
     tokens: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
@@ -106,6 +109,7 @@ def plan(left: pd.DataFrame, right: pd.DataFrame, rules) -> BlockingPlan:
         selects.append(select)
     union = " UNION ALL ".join(f"({s})" for s in selects)
     head = f"WITH {', '.join(ctes)} " if ctes else ""
+    out.all_pairs_sql = f"{head}SELECT l, r FROM ({union}) pairs"
     out.sql = f"{head}SELECT DISTINCT l, r FROM ({union}) pairs"
     return out
 
