@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import lossmatch.cache as cache_module
@@ -188,3 +189,21 @@ def test_concurrent_writers_build_once(tmp_path):
 def test_bad_verify_option(tmp_path):
     with pytest.raises(InputError, match="verify"):
         FeatureCache(tmp_path, verify="sometimes")
+
+
+def test_table_digest_sees_types_missing_values_and_boundaries():
+    base = pd.DataFrame({"a": ["x", "1", None], "b": [1.0, np.nan, 2.0]})
+    digest = table_digest(base)
+    # Same content in a new object: same digest; each change below: another digest.
+    assert table_digest(base.copy()) == digest
+    changes = [
+        base.assign(a=["x", 1, None]),          # "1" -> 1: same text, other type
+        base.assign(a=["x", "1", "None"]),      # None -> "None"
+        base.assign(a=["x", "1", np.nan]),      # None -> NaN
+        base.assign(a=["x1", "", None]),        # text moved across a cell boundary
+        base.assign(b=[1.0, 0.0, 2.0]),         # NaN -> 0
+        base.assign(b=pd.array([1.0, None, 2.0], dtype="Float64")),  # a nullable dtype
+        base[["b", "a"]],                       # column order
+    ]
+    digests = {table_digest(frame) for frame in changes}
+    assert digest not in digests and len(digests) == len(changes)
