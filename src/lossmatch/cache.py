@@ -53,9 +53,9 @@ def _object_bytes(values: np.ndarray) -> bytes:
     """Exact bytes of an object column: each string as it is, any other value tagged with its type
     (so 1 and "1" differ), every value length-prefixed (so no separator can be forged)."""
     texts = [v if type(v) is str else f"\0{type(v).__qualname__}:{v!r}" for v in values]
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
-    return lengths.tobytes() + b"".join(encoded)
+    # Lengths in characters split the joined text unambiguously; one encode for the column.
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return lengths.tobytes() + "".join(texts).encode("utf-8", "surrogatepass")
 
 
 def table_digest(frame: pd.DataFrame) -> str:
