@@ -91,9 +91,15 @@ def test_cached_results_equal_fresh_ones_and_hit_the_second_time(data, tmp_path)
         assert np.array_equal(keys, fresh_keys) and np.array_equal(X, fresh_X)
     # First round: two misses (candidates, features); second round: two hits.
     assert (cache.misses, cache.hits) == (2, 2)
+    # Digests computed once and passed on find the same entries.
+    digests = cache.table_digests(data.left, data.right)
+    assert np.array_equal(cache.feature_matrix(MAP, data.left, data.right,
+                                               cache.candidate_keys(data.left, data.right, RULES, digests=digests),
+                                               digests=digests), fresh_X)
+    assert cache.hits == 4
     # The DuckDB engine gives the same keys, so it reads the same entry.
     assert np.array_equal(cache.candidate_keys(data.left, data.right, RULES, engine="duckdb"), fresh_keys)
-    assert cache.hits == 3
+    assert cache.hits == 5
     file = cache.feature_file(MAP, data.left, data.right, keys, matches=data.matches)
     found = contains_pairs(data.matches, keys, len(data.right)).sum()
     assert file.column("label").sum() == found > 150 and cache.misses == 3
