@@ -37,3 +37,47 @@ def compose_cfg():
             return compose(config_name="train", overrides=overrides)
 
     return _compose
+
+
+# A small valid CSV data set (20 x 20 records, 20 matches), shared by the bad-input and stage tests.
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+NAMES = ["anna", "bob", "carla", "dieter", "emma", "fritz", "greta", "hans", "ida", "jan",
+         "karl", "lena", "max", "nina", "otto", "paula", "quirin", "rosa", "sven", "tina"]
+CITIES = ["berlin", "paris", "rome", "oslo", "lyon"]
+
+
+def table(prefix, names):
+    rows = [f"{prefix}{i},{n},{CITIES[i % 5]}" for i, n in enumerate(names)]
+    return "id,name,city\n" + "\n".join(rows) + "\n"
+
+
+@pytest.fixture
+def tables(tmp_path):
+    """A small valid CSV data set (20 x 20 records, 20 matches); each case breaks one thing."""
+    d = tmp_path / "data"
+    d.mkdir()
+    write(d / "left.csv", table("l", NAMES))
+    write(d / "right.csv", table("r", [n[:-1] + "x" if i % 3 else n for i, n in enumerate(NAMES)]))
+    write(d / "matches.csv", "id_l,id_r\n" + "".join(f"l{i},r{i}\n" for i in range(len(NAMES))))
+    return d
+
+
+def csv_overrides(d, **changes):
+    base = {
+        "data": "csv",
+        "similarity": "csv",
+        "data.left": str(d / "left.csv"),
+        "data.right": str(d / "right.csv"),
+        "data.matches": str(d / "matches.csv"),
+        "data.matches_id_left": "id_l",
+        "data.matches_id_right": "id_r",
+        "similarity.map": "{name: [jaro_winkler], city: [exact]}",
+        # A hand-written map alone (csv's default infers one from the tables: tested elsewhere).
+        "similarity.auto": "false",
+    }
+    base.update(changes)
+    return [f"{k}={v}" for k, v in base.items()]

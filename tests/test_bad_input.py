@@ -2,56 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from conftest import ROOT, tiny_overrides
+from conftest import NAMES, csv_overrides, table, tiny_overrides, write
 
 from lossmatch.errors import InputError
-from lossmatch.training import train
-
-
-def _write(path, text, encoding="utf-8"):
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-NAMES = ["anna", "bob", "carla", "dieter", "emma", "fritz", "greta", "hans", "ida", "jan",
-         "karl", "lena", "max", "nina", "otto", "paula", "quirin", "rosa", "sven", "tina"]
-CITIES = ["berlin", "paris", "rome", "oslo", "lyon"]
-
-
-def _table(prefix, names):
-    rows = [f"{prefix}{i},{n},{CITIES[i % 5]}" for i, n in enumerate(names)]
-    return "id,name,city\n" + "\n".join(rows) + "\n"
-
-
-@pytest.fixture
-def tables(tmp_path):
-    """A small valid CSV data set (20 x 20 records, 20 matches); each case breaks one thing."""
-    d = tmp_path / "data"
-    d.mkdir()
-    _write(d / "left.csv", _table("l", NAMES))
-    _write(d / "right.csv", _table("r", [n[:-1] + "x" if i % 3 else n for i, n in enumerate(NAMES)]))
-    _write(d / "matches.csv", "id_l,id_r\n" + "".join(f"l{i},r{i}\n" for i in range(len(NAMES))))
-    return d
-
-
-def _csv_overrides(d, **changes):
-    base = {
-        "data": "csv",
-        "similarity": "csv",
-        "data.left": str(d / "left.csv"),
-        "data.right": str(d / "right.csv"),
-        "data.matches": str(d / "matches.csv"),
-        "data.matches_id_left": "id_l",
-        "data.matches_id_right": "id_r",
-        "similarity.map": "{name: [jaro_winkler], city: [exact]}",
-    }
-    base.update(changes)
-    return [f"{k}={v}" for k, v in base.items()]
+from lossmatch.pipeline import train
 
 
 # (case, how to break the input, words the one-line message must contain)
@@ -61,18 +16,18 @@ CASES = [
     ("missing compared column", lambda d: {"similarity.map": "{surname: [jaro_winkler]}"}, ["surname", "left table", "left.csv"]),
     (
         "duplicate ids",
-        lambda d: (_write(d / "left.csv", _table("l", NAMES).replace("l1,", "l0,")), {})[1],
+        lambda d: (write(d / "left.csv", table("l", NAMES).replace("l1,", "l0,")), {})[1],
         ["duplicate", "l0"],
     ),
     (
         "unknown match ids",
-        lambda d: (_write(d / "matches.csv", "id_l,id_r\nl1,r1\nl98,r2\nl99,zz\n"), {})[1],
+        lambda d: (write(d / "matches.csv", "id_l,id_r\nl1,r1\nl98,r2\nl99,zz\n"), {})[1],
         ["l98", "l99", "matches"],
     ),
-    ("empty table", lambda d: (_write(d / "right.csv", "id,name,city\n"), {})[1], ["right.csv", "no rows"]),
+    ("empty table", lambda d: (write(d / "right.csv", "id,name,city\n"), {})[1], ["right.csv", "no rows"]),
     (
         "not utf-8",
-        lambda d: (_write(d / "left.csv", _table("l", ["jürgen", *NAMES[1:]]), "latin-1"), {})[1],
+        lambda d: (write(d / "left.csv", table("l", ["jürgen", *NAMES[1:]]), "latin-1"), {})[1],
         ["left.csv", "UTF-8", "data.encoding"],
     ),
     ("loss parameter out of range", lambda d: {"loss": "focal", "loss.alpha": "1.5"}, ["alpha", "1.5", "[0, 1]"]),
@@ -85,7 +40,7 @@ CASES = [
 @pytest.mark.parametrize("case,breaker,words", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_clear_error_before_training(case, breaker, words, tables, compose_cfg, tmp_path):
     changes = breaker(tables)
-    cfg = compose_cfg([*_csv_overrides(tables, **changes), *tiny_overrides(tmp_path)])
+    cfg = compose_cfg([*csv_overrides(tables, **changes), *tiny_overrides(tmp_path)])
     with pytest.raises(InputError) as info:
         train(cfg, output_dir=tmp_path / "run")
     message = str(info.value)
@@ -99,29 +54,8 @@ def test_bad_input_is_one_clear_error_before_training(case, breaker, words, tabl
 
 def test_the_valid_tables_do_train(tables, compose_cfg, tmp_path):
     """The fixture itself is good: only the breakage above makes the cases fail."""
-    cfg = compose_cfg([*_csv_overrides(tables), *tiny_overrides(tmp_path)[1:]])
-    assert train(cfg, output_dir=tmp_path / "run")["test"]["tp"] >= 0
-
-
-def _run_train(args, tmp_path):
-    env = {**os.environ, "PROJECT_ROOT": str(ROOT)}
-    env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args, *tiny_overrides(tmp_path), f"hydra.run.dir={tmp_path}/hydra"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
-
-
-def test_command_line_error_is_one_line_without_traceback(tmp_path):
-    proc = _run_train(["loss=focal", "loss.alpha=1.5"], tmp_path)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert "lossmatch: error: loss=focal:" in proc.stderr and "alpha" in proc.stderr
-
-
-def test_unknown_loss_lists_the_known_ones(tmp_path):
-    proc = _run_train(["loss=nope"], tmp_path)
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    for known in ("bce", "soft_f1", "focal", "combined"):
-        assert known in proc.stderr
+    cfg = compose_cfg([*csv_overrides(tables), *tiny_overrides(tmp_path)[1:]])
+    result = train(cfg, output_dir=tmp_path / "run")
+    # Full blocking proposes every pair, so each of the 20 known matches is a positive of exactly one split.
+    assert sum(result[s]["tp"] + result[s]["fn"] for s in ("train", "val", "test")) == len(NAMES)
+    assert result["blocking"]["pair_completeness"] == 1.0

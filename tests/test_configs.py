@@ -16,14 +16,14 @@ def test_default_config_has_the_public_keys(compose_cfg):
     assert cfg.loss.name == "combined" and cfg.loss.weight_f1 == 0.5
     assert cfg.data._target_.endswith("Febrl4Source")
     assert cfg.tracking.uri.startswith("sqlite:///") and cfg.tracking.uri.endswith("mlruns/mlflow.db")
-    assert cfg.tracking.experiment == "lossmatch"
+    assert cfg.tracking.experiment == "lossmatch/febrl4"  # one experiment per data set
     assert "map" in cfg.similarity
     assert cfg.optimized_metric == "val_f1"
 
 
 @pytest.mark.parametrize("loss", LOSS_NAMES)
 def test_every_loss_config_instantiates_and_names_itself(loss, compose_cfg):
-    from lossmatch.pipeline import build_loss
+    from lossmatch.stages.fit import build_loss
 
     cfg = compose_cfg([f"loss={loss}"])
     name, obj = build_loss(cfg.loss)
@@ -33,7 +33,7 @@ def test_every_loss_config_instantiates_and_names_itself(loss, compose_cfg):
 
 def test_loss_parameters_are_group_keys(compose_cfg):
     cfg = compose_cfg(["loss=focal", "loss.alpha=0.5", "loss.gamma=1.0"])
-    from lossmatch.pipeline import build_loss
+    from lossmatch.stages.fit import build_loss
 
     _, loss = build_loss(cfg.loss)
     assert (loss.alpha, loss.gamma) == (0.5, 1.0)
@@ -41,10 +41,26 @@ def test_loss_parameters_are_group_keys(compose_cfg):
 
 # csv and deepmatcher have no fixed columns: their map is a placeholder the user fills.
 PLACEHOLDER_MAPS = {"csv", "deepmatcher"}
+# auto infers its map from the tables (tested below with two small ones).
+INFERRED_MAPS = {"auto"}
 SIMILARITY_NAMES = sorted(p.stem for p in (CONF / "similarity").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("name", [n for n in SIMILARITY_NAMES if n not in PLACEHOLDER_MAPS])
+def test_auto_similarity_config_infers_a_map(compose_cfg):
+    import pandas as pd
+
+    from lossmatch.similarity.auto import resolve_similarity_map
+
+    cfg = compose_cfg(["similarity=auto"])
+    left = pd.DataFrame({"id": [1, 2], "name": ["acme anvil", "sony tv"], "price": ["10", "20"]})
+    right = pd.DataFrame({"id": [3, 4], "name": ["anvil by acme", "sony tv 4k"], "price": ["10.5", "20"]})
+    sm = resolve_similarity_map(cfg.similarity, left, right, ignore=["id"])
+    # The conf file's options build a map over both attributes and the whole record, ids left out.
+    assert sm.left_columns == ["name", "price"]
+    assert "*~*:tfidf_word:mutual_best" in sm.feature_names
+
+
+@pytest.mark.parametrize("name", [n for n in SIMILARITY_NAMES if n not in PLACEHOLDER_MAPS | INFERRED_MAPS])
 def test_similarity_configs_parse(name, compose_cfg):
     from lossmatch.similarity import SimilarityMap
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import MAGELLAN, ROOT, tiny_overrides
 
 from lossmatch.export import load_export
-from lossmatch.training import train
+from lossmatch.pipeline import train
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,27 @@ def test_predict_pipeline_writes_matches(compose_cfg, tmp_path):
     true = predicted["rec_id_left"].str.replace("-org", "") == predicted["rec_id_right"].str.replace("-dup-0", "")
     # Most of the 200 true pairs are found and most predicted pairs are right, even after 2 tiny epochs.
     assert true.sum() >= 150 and true.mean() >= 0.8
+
+
+def test_steps_per_execution_changes_speed_not_results(compose_cfg, tmp_path):
+    """Several optimizer steps per call into TensorFlow run the same steps in the same order."""
+    common = [*tiny_overrides(tmp_path), "trainer.epochs=3", "trainer.batch_size=32"]
+    one = train(compose_cfg([*common, "trainer.steps_per_execution=1"]), output_dir=tmp_path / "one")
+    many = train(compose_cfg([*common, "trainer.steps_per_execution=32"]), output_dir=tmp_path / "many")
+    assert one["threshold"] == many["threshold"]
+    assert (one["train"], one["val"], one["test"]) == (many["train"], many["val"], many["test"])
+    # The exported model predicts one batch per call again.
+    assert load_export(many["export_dir"]).model.steps_per_execution == 1
+
+
+def test_csv_data_without_a_map_trains_on_the_inferred_map(tables, compose_cfg, tmp_path):
+    """data=csv's default similarity is inferred from the tables, logged and exported like any map."""
+    from conftest import csv_overrides
+
+    overrides = [o for o in csv_overrides(tables) if not o.startswith(("similarity.map=", "similarity.auto="))]
+    result = train(compose_cfg([*overrides, *tiny_overrides(tmp_path)[1:]]), output_dir=tmp_path / "run")
+    exported = load_export(result["export_dir"])
+    spec = exported.similarity_map.to_dict()
+    # Both text columns are compared, and the whole records ('*') too.
+    assert {"name", "city", "*"} <= set(spec), spec
+    assert sum(result[s]["tp"] + result[s]["fn"] for s in ("train", "val", "test")) == 20

@@ -4,7 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import keras
+# Activations a Dense layer accepts by name (keras.activations); checked before TensorFlow loads.
+ACTIVATIONS = (
+    "relu", "gelu", "elu", "selu", "silu", "swish", "tanh", "sigmoid", "softplus", "softsign",
+    "leaky_relu", "relu6", "mish", "linear",
+)
+# lossmatch.scaling.SCALINGS, repeated so that checking a config needs no TensorFlow.
+SCALINGS = ("none", "standard", "rank")
+
+
+def check_params(
+    *, hidden_units: Sequence[int] = (64, 32), dropout: float = 0.0, activation: str = "relu", scaling: str = "none"
+) -> None:
+    """Check ``build_mlp``'s options without importing TensorFlow (the config schema calls this)."""
+    if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence) or not hidden_units:
+        raise _error(f"model.hidden_units must be a non-empty list of positive integers, got {hidden_units!r}")
+    for units in hidden_units:
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise _error(f"model.hidden_units: every entry must be an integer >= 1, got {list(hidden_units)}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
+        raise _error(f"model.dropout must be a number in [0, 1), got {dropout!r}")
+    if activation not in ACTIVATIONS:
+        raise _error(f"model.activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    if scaling not in SCALINGS:
+        raise _error(f"model.scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
+
+
+def _error(message: str) -> Exception:
+    from lossmatch.errors import InputError
+
+    return InputError(message)
 
 
 def build_mlp(
@@ -14,21 +43,27 @@ def build_mlp(
     dropout: float = 0.0,
     activation: str = "relu",
     listwise: bool = False,
-) -> keras.Model:
+    scaling: str = "none",
+):
     """A feed-forward matcher whose last layer is a sigmoid probability.
 
     With ``listwise=True`` the input is a padded list of candidates per left
     record, shape (lists, list_size, n_features); Dense layers act on the last
     axis, so the same weights score every candidate and the output is
     (lists, list_size): the shape a ranking loss expects.
+
+    ``scaling`` (``none``, ``standard`` or ``rank``) puts a scaling layer first, so the model
+    predicts on raw features; adapt it on the training features before training
+    (``lossmatch.scaling.adapt_scaling``).
     """
     if n_features < 1:
         raise ValueError(f"build_mlp: n_features must be >= 1, got {n_features}")
-    for units in hidden_units:
-        if int(units) < 1:
-            raise ValueError(f"model.hidden_units: every entry must be >= 1, got {list(hidden_units)}")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+    check_params(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling)
+    from lossmatch.runtime import import_keras
+
+    keras = import_keras()
+    from lossmatch.scaling import scaling_layer, with_scaling
+
     shape = (None, n_features) if listwise else (n_features,)
     inputs = keras.Input(shape=shape, name="features")
     x = inputs
@@ -38,4 +73,8 @@ def build_mlp(
             x = keras.layers.Dropout(float(dropout), name=f"dropout_{i}")(x)
     x = keras.layers.Dense(1, activation="sigmoid", name="match_probability")(x)
     outputs = keras.layers.Reshape((-1,) if listwise else (1,), name="probability")(x)
-    return keras.Model(inputs, outputs, name="lossmatch_mlp")
+    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_mlp"), scaling_layer(scaling))
+
+
+# The config schema finds a builder's TensorFlow-free checks here.
+build_mlp.check_params = check_params

@@ -1,10 +1,10 @@
-"""The Training API and the ``train(cfg)`` pipeline that ``train.py`` runs.
+"""The Training API: one object per pair of tables, with each step of a matching run.
 
-``Training`` holds the two tables and the similarity map and offers each step
-of a matching run (blocking, features, fitting, evaluation, export). ``train``
-composes those steps from a Hydra config, tracks them in one MLflow run and
-returns the figures; both the Python API and the command line go through the
-same methods, so there is one code path.
+``Training`` holds the two tables and the similarity map and offers blocking, features,
+fitting, prediction, evaluation tables and the export. The command line's pipeline
+(``lossmatch.pipeline``) runs its stages through these same methods, so there is one
+code path. Keras is imported by the methods that train or predict, not by this module,
+so building pairs and features never waits for TensorFlow.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -26,10 +24,11 @@ from lossmatch.common import pair_keys, plain
 from lossmatch.data.base import positions
 from lossmatch.data.checks import check_columns, check_matches_known, check_not_empty, check_unique_ids
 from lossmatch.export import load_export, save_export_contents, write_export
+from lossmatch.imbalance import correct_prior
 from lossmatch.listwise import from_lists, to_lists
 from lossmatch.similarity import SimilarityMap
 
-__all__ = ["SplitData", "Training", "load_export", "train"]
+__all__ = ["FitResult", "SplitData", "Training", "TrainingDiverged", "load_export"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,10 @@ class SplitData:
     X: np.ndarray
     y: np.ndarray
     missed_matches: int = 0  # true matches of this split that blocking never proposed
+
+    def __post_init__(self):
+        if len(self.pairs) != len(self.X) or len(self.X) != len(self.y):
+            raise ValueError(f"SplitData: {len(self.pairs)} pairs, {len(self.X)} feature rows and {len(self.y)} labels")
 
     @property
     def n_pos(self) -> int:
@@ -125,7 +128,7 @@ class Training:
     # -- fitting -------------------------------------------------------------
     def fit(
         self,
-        model: keras.Model,
+        model,
         loss,
         train: SplitData,
         val: SplitData,
@@ -141,7 +144,8 @@ class Training:
         early_stopping_patience: int = 0,
         list_size: int | None = 32,
         seed: int = 0,
-        callbacks: Sequence[keras.callbacks.Callback] = (),
+        steps_per_execution: int = 1,
+        callbacks: Sequence = (),
         verbose="auto",
     ) -> FitResult:
         """Compile ``model`` with ``loss`` and fit it on ``train``, validating on ``val``.
@@ -150,16 +154,26 @@ class Training:
         ``validation_weight_epochs`` epochs, measure per-class log loss on
         validation, then continue with those weights) or a mapping {0: w0, 1: w1}.
         ``sampling`` resamples the training split only; predictions are then
-        corrected back to the true prior in ``predict``.
+        corrected back to the true prior in ``predict``. A loss that turns NaN or
+        infinite stops training with :class:`TrainingDiverged`.
+
+        ``steps_per_execution`` runs that many optimizer steps per call into TensorFlow
+        (the same steps in the same order: same weights, less Python overhead per step for
+        small models). Prediction goes back to one batch per call afterwards, where
+        larger executions only add padding work.
         """
         from lossmatch import imbalance
+        from lossmatch.runtime import import_keras
+
+        keras = import_keras()
 
         listwise = bool(getattr(loss, "expects_lists", False))
         # Area under the precision-recall curve per epoch: threshold-free, and what matters
         # under heavy imbalance (ROC AUC looks good even for poor matchers). Lists carry
         # -1 padding labels, which AUC cannot take, so listwise training tracks the loss only.
         metrics = [] if listwise else [keras.metrics.AUC(curve="PR", name="pr_auc")]
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+        optimizer = keras.optimizers.Adam(learning_rate)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
         X, y = train.X, train.y
         result = FitResult()
         if sampling and sampling != "none":
@@ -167,7 +181,7 @@ class Training:
             X, y = imbalance.resample(X, y, sampling, sampling_ratio, seed)
             result.prior = (prior, float(np.mean(y)))
         weight = _initial_class_weight(class_weight, y)
-        cbs = list(callbacks)
+        cbs = [_non_finite_guard(keras), *callbacks]
         if early_stopping_patience:
             cbs.append(
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(early_stopping_patience), restore_best_weights=True)
@@ -181,7 +195,7 @@ class Training:
         history = model.fit(Xt, yt, epochs=first_epochs, class_weight=weight, callbacks=cbs, **fit_kwargs)
         _merge_history(result.history, history.history)
         if class_weight == "validation" and first_epochs < epochs:
-            p_val = self.predict(model, val, listwise=listwise, list_size=list_size, batch_size=batch_size)
+            p_val = self.predict(model, val, listwise=listwise, list_size=list_size)
             w = imbalance.validation_class_weights(val.y, p_val, smoothing=validation_weight_smoothing)
             weight = {0: float(w[0]), 1: float(w[1])}
             log.info("validation class weights: %s", weight)
@@ -192,40 +206,61 @@ class Training:
                 Xt, yt, epochs=epochs - first_epochs, class_weight=weight, callbacks=cbs, **fit_kwargs
             )
             _merge_history(result.history, history.history)
+        if steps_per_execution != 1:
+            # Same optimizer object and state; the saved model predicts one batch per call.
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         result.class_weight = weight
         result.epochs_run = len(result.history.get("loss", []))
         return result
 
     def predict(
         self,
-        model: keras.Model,
+        model,
         split: SplitData,
         *,
         listwise: bool = False,
         list_size: int | None = 32,
-        batch_size: int = 1024,
+        batch_size: int = 4096,
         prior: tuple[float, float] | None = None,
     ) -> np.ndarray:
         """Match probabilities for the pairs of ``split`` (prior-corrected after resampling)."""
+        p = self.predict_raw(model, split, listwise=listwise, list_size=list_size, batch_size=batch_size)
+        return correct_prior(p, *prior) if prior is not None else p
+
+    def predict_raw(
+        self, model, split: SplitData, *, listwise: bool = False, list_size: int | None = 32, batch_size: int = 4096
+    ) -> np.ndarray:
+        """The model's own outputs for the pairs of ``split``, one per pair (float64)."""
         if len(split.y) == 0:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float64)
         X, _, index = _model_inputs(split.pairs, split.X, split.y, listwise, list_size)
+        # One batch per call to predict_on_batch would be faster for small splits, but predict
+        # keeps memory bounded for millions of pairs.
         p = model.predict(X, batch_size=batch_size, verbose=0)
         p = from_lists(p, index, len(split.y)) if listwise else p.reshape(-1)
-        if prior is not None:
-            from lossmatch.imbalance import correct_prior
-
-            p = correct_prior(p, prior[0], prior[1])
         return np.asarray(p, dtype=np.float64)
 
     def loss_value(
-        self, model: keras.Model, split: SplitData, *, listwise: bool = False, list_size: int | None = 32, batch_size: int = 1024
+        self, model, split: SplitData, *, outputs: np.ndarray | None = None, listwise: bool = False,
+        list_size: int | None = 32,
     ) -> float:
-        """The compiled loss on the pairs of ``split`` (NaN for an empty split)."""
+        """The compiled loss over all pairs of ``split`` (NaN for an empty split).
+
+        ``outputs`` are the model's raw outputs for the split (``predict_raw``); given, they
+        are reused rather than running the model again. The loss is taken over the whole
+        split at once: for per-pair losses that is the mean over pairs (what
+        ``model.evaluate`` reports); for the batch-level soft-count losses it is the soft
+        score of the whole split rather than an average over batches.
+        """
         if len(split.y) == 0:
             return math.nan
-        X, y, _ = _model_inputs(split.pairs, split.X, split.y, listwise, list_size)
-        return float(model.evaluate(X, y, batch_size=batch_size, verbose=0, return_dict=True)["loss"])
+        if outputs is None:
+            outputs = self.predict_raw(model, split, listwise=listwise, list_size=list_size)
+        if listwise:
+            y, p, _ = to_lists(split.pairs["left"].to_numpy(), outputs.astype(np.float32), split.y, list_size=list_size)
+        else:
+            y, p = split.y.reshape(-1, 1), outputs.astype(np.float32).reshape(-1, 1)
+        return float(model.loss(y, p))
 
     # -- reporting -----------------------------------------------------------
     @staticmethod
@@ -251,7 +286,7 @@ class Training:
 
     def performance_statistics_export(
         self,
-        model: keras.Model,
+        model,
         model_name: str,
         target_directory,
         evaluation_train: Mapping | None = None,
@@ -303,13 +338,34 @@ def _initial_class_weight(class_weight, y) -> dict | None:
     return imbalance.check_class_weight_mapping(class_weight)
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite: the run stops rather than train on garbage."""
+
+
+def _non_finite_guard(keras):
+    """A callback that raises :class:`TrainingDiverged` at the first non-finite batch loss.
+
+    Keras' own ``TerminateOnNaN`` only stops the loop quietly, which would let a useless
+    model be evaluated and exported as if it had trained.
+    """
+
+    class NonFiniteLossGuard(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise TrainingDiverged(
+                    f"training loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}: "
+                    "lower trainer.learning_rate or check the loss parameters"
+                )
+
+    return NonFiniteLossGuard()
+
+
 def _merge_history(into: dict, new: Mapping) -> None:
     for k, v in new.items():
         into.setdefault(k, []).extend(float(x) for x in v)
-
-
-def train(cfg, output_dir: str | os.PathLike | None = None) -> dict:
-    """Run one training job described by a composed Hydra config; see ``lossmatch.pipeline``."""
-    from lossmatch.pipeline import run
-
-    return run(cfg, output_dir=output_dir)

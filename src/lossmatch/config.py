@@ -1,0 +1,373 @@
+"""The typed schema of a run's config, and the one place where every config value is checked.
+
+``validate(cfg)`` takes the composed Hydra config of ``conf/train.yaml`` and returns a
+:class:`RunConfig`, or raises one :class:`~lossmatch.errors.InputError` whose single line
+names the key, the value and what was expected. It imports neither TensorFlow nor MLflow,
+so the command line runs it before anything slow (``lossmatch.cli``), and the pipeline runs
+it again first thing (a sweep's jobs get configs the command line never saw).
+
+The fixed groups (``trainer``, ``tracking``, ``paths`` and the top-level keys) are pydantic
+models below. The groups that name a ``_target_`` (``data``, ``similarity``, ``model``,
+``loss``) are checked by what they build, without building anything heavy:
+
+- ``data``: the source class is constructed (it only stores its arguments) and its
+  ``validate()`` checks sample, seed, blocking rules and split fractions;
+- ``similarity``: the map is parsed (names, parameters, duplicates);
+- ``model``: the keys must be parameters of the builder, and a builder may offer a
+  TensorFlow-free ``check_params(**params)`` (``lossmatch.model.build_mlp`` does);
+- ``loss``: ``lossmatch.loss_params`` runs each loss's own parameter checks.
+
+Defaults live in the YAML files of ``conf/``; the schema says what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from lossmatch.errors import InputError
+
+__all__ = ["OBJECTIVE_METRICS", "RunConfig", "TrackingConfig", "TrainerConfig", "closest_first", "validate"]
+
+# What ``optimized_metric`` may name: validation figures only (the test split is never optimised).
+OBJECTIVE_METRICS = ("f1", "precision", "recall", "accuracy", "mcc", "pr_auc", "loss")
+
+
+def _no_bool(value):
+    # bool is an int in Python: `epochs: true` must not train one epoch.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_no_bool)]
+PositiveInt = Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
+NonNegativeInt = Annotated[int, BeforeValidator(_no_bool), Field(ge=0)]
+PositiveFloat = Annotated[float, BeforeValidator(_no_bool), BeforeValidator(_finite), Field(gt=0)]
+NonNegativeFloat = Annotated[float, BeforeValidator(_no_bool), BeforeValidator(_finite), Field(ge=0)]
+Ratio = Annotated[float, BeforeValidator(_no_bool), BeforeValidator(_finite), Field(gt=0, le=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _class_weight(value):
+    from lossmatch.imbalance import check_class_weight_mapping
+
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        if value not in ("none", "balanced", "validation"):
+            raise ValueError(f"expected none, balanced, validation or a mapping like {{0: 3.0, 1: 1.0}}, got {value!r}")
+        return value
+    if isinstance(value, Mapping):
+        return check_class_weight_mapping(value)
+    raise ValueError(f"expected none, balanced, validation or a mapping like {{0: 3.0, 1: 1.0}}, got {value!r}")
+
+
+ClassWeight = Annotated[
+    Literal["none", "balanced", "validation"] | dict[int, float], BeforeValidator(_class_weight)
+]
+
+
+class TrainerConfig(_Section):
+    """``conf/trainer/``: the Keras training loop."""
+
+    epochs: PositiveInt = Field(description="passes over the training pairs")
+    batch_size: PositiveInt = Field(description="pairs per optimizer step")
+    learning_rate: PositiveFloat = Field(description="Adam's learning rate")
+    class_weight: ClassWeight = Field(description="none, balanced, validation or {0: w0, 1: w1}")
+    validation_weight_epochs: NonNegativeInt = Field(
+        description="with class_weight=validation: epochs trained before the weights are measured"
+    )
+    validation_weight_smoothing: NonNegativeFloat = Field(
+        description="exponent s of the validation class weights (0 gives ones)"
+    )
+    sampling: Literal["none", "oversample", "undersample"] = Field(
+        description="resample the training split (imbalanced-learn)"
+    )
+    sampling_ratio: Ratio = Field(description="minority / majority after resampling, in (0, 1]")
+    early_stopping_patience: NonNegativeInt = Field(
+        description="epochs without a better validation loss before stopping (0 = off)"
+    )
+    list_size: PositiveInt | None = Field(description="largest candidate list for the pairwise ranking loss")
+    steps_per_execution: PositiveInt = Field(
+        description="optimizer steps per call into TensorFlow (same results, less overhead)"
+    )
+    verbose: Literal["auto", 0, 1, 2] = Field(description="Keras progress: 0 silent, 1 bar, 2 a line per epoch")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_sampling(cls, data):
+        if isinstance(data, Mapping) and data.get("sampling") is None:
+            data = {**data, "sampling": "none"}
+        return data
+
+    @model_validator(mode="after")
+    def _phases(self):
+        if self.class_weight == "validation" and not 1 <= self.validation_weight_epochs < self.epochs:
+            raise ValueError(
+                f"validation_weight_epochs must be at least 1 and below trainer.epochs={self.epochs} "
+                f"with class_weight=validation, got {self.validation_weight_epochs}"
+            )
+        return self
+
+
+class TrackingConfig(_Section):
+    """``conf/tracking/``: where MLflow records the run."""
+
+    uri: str = Field(min_length=1, description="MLflow tracking URI: sqlite:///path/mlflow.db or http(s)://host:port")
+    artifact_location: str | None = Field(description="artifact folder of new experiments (local stores)")
+    experiment: str | None = Field(description="MLflow experiment; null: lossmatch/<data set>")
+    run_name: str | None = Field(description="MLflow run name; null: <loss>-seed<seed>")
+    log_model: bool = Field(description="also log the model with MLflow's keras flavour")
+
+
+class PathsConfig(_Section):
+    """``conf/paths/``: folders of this machine (never logged as params)."""
+
+    root_dir: str
+    mlruns_dir: str
+    output_dir: str
+
+
+class RunConfig(_Section):
+    """The whole composed ``conf/train.yaml``, checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    seed: NonNegativeInt = Field(description="seeds Python, NumPy, TensorFlow and the split")
+    debug: bool = Field(description="show tracebacks and TensorFlow's own log lines")
+    max_candidate_pairs: PositiveInt = Field(description="refuse blocking that yields more candidate pairs")
+    optimized_metric: str = Field(description="what train.py returns to sweepers: a validation metric")
+    data: dict[str, Any]
+    similarity: dict[str, Any]
+    model: dict[str, Any]
+    loss: dict[str, Any]
+    trainer: TrainerConfig
+    tracking: TrackingConfig
+    paths: PathsConfig
+
+    @property
+    def loss_name(self) -> str:
+        return str(self.loss.get("name") or str(self.loss.get("_target_", "loss")).rsplit(".", 1)[-1])
+
+    @property
+    def loss_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.loss.items() if k != "name" and not k.startswith("_")}
+
+    @property
+    def listwise(self) -> bool:
+        from lossmatch.loss_params import LOSS_PARAMETERS
+
+        spec = LOSS_PARAMETERS.get(str(self.loss.get("_target_")))
+        return bool(spec and spec.expects_lists)
+
+
+def closest_first(name: str, options) -> list[str]:
+    """``options`` sorted with the ones most like ``name`` first (for "did you mean" messages)."""
+    options = sorted(str(o) for o in options)
+    close = difflib.get_close_matches(str(name), options, n=3, cutoff=0.5)
+    return close + [o for o in options if o not in close]
+
+
+def _format_error(err: Mapping, raw: Mapping) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        parent = raw
+        for part in err["loc"][:-1]:
+            parent = parent.get(part, {}) if isinstance(parent, Mapping) else {}
+        known = [k for k in parent if k != loc[-1] and not str(k).startswith("_")] if isinstance(parent, Mapping) else []
+        section = ".".join(loc[:-1]) or "the config"
+        return f"{key}: unknown key; keys of {section}: {', '.join(closest_first(loc[-1], known))}"
+    if err["type"] == "missing":
+        return f"{key}: missing; it must be set"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if message.startswith(f"{key}:") or not key:
+        return message
+    return f"{key}: {message}, got {err.get('input')!r}" if "got" not in message else f"{key}: {message}"
+
+
+def validate(cfg) -> RunConfig:
+    """Check every value of a composed ``train`` config; see the module docstring.
+
+    Raises:
+        InputError: one line naming the key, the value and what was expected.
+    """
+    raw = _resolve(cfg)
+    # Hydra's own node is not the run's config (the CLI checks hydra.* separately).
+    raw = {k: v for k, v in raw.items() if k != "hydra"}
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # A cross-field check inside a section reports at that section; show the most specific first.
+        raise InputError(_format_error(errors[0], raw)) from None
+    _check_objective(config.optimized_metric)
+    _check_loss(config)
+    _check_listwise(config)
+    _check_model(config.model)
+    _check_similarity(config)
+    _check_data(config.data)
+    return config
+
+
+def _resolve(cfg) -> dict[str, Any]:
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig):
+        return dict(cfg)
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", "") or "config"
+        raise InputError(f"{key}: {str(exc).splitlines()[0]}") from None
+
+
+def _check_objective(name: str) -> None:
+    split, _, metric = name.partition("_")
+    if split != "val" or metric not in OBJECTIVE_METRICS:
+        choices = ", ".join(f"val_{m}" for m in OBJECTIVE_METRICS)
+        raise InputError(
+            f"optimized_metric must be a validation metric ({choices}), got {name!r}: "
+            "the test split is never optimised"
+        )
+
+
+def _check_loss(config: RunConfig) -> None:
+    from lossmatch.loss_params import check_loss_params
+
+    target = config.loss.get("_target_")
+    if not target:
+        raise InputError("loss._target_: missing; choose a loss with loss=<name>")
+    try:
+        spec = check_loss_params(str(target), config.loss_params)
+    except ValueError as exc:
+        raise InputError(f"loss={config.loss_name}: {exc}") from None
+    if spec is None:
+        # A loss of the user's own: at least its keys must be parameters of its factory.
+        _check_signature("loss", config.loss_name, str(target), config.loss_params)
+
+
+def _check_listwise(config: RunConfig) -> None:
+    tr = config.trainer
+    if config.listwise and (tr.class_weight != "none" or tr.sampling != "none"):
+        raise InputError(
+            f"loss={config.loss_name} trains on candidate lists: trainer.class_weight and trainer.sampling "
+            f"must be none, got {tr.class_weight!r} and {tr.sampling!r}"
+        )
+
+
+def _locate(group: str, target: str):
+    from hydra.utils import get_object
+
+    try:
+        return get_object(target)
+    except Exception as exc:  # ImportError, AttributeError: a typo in _target_
+        raise InputError(f"{group}._target_: cannot import {target!r} ({exc})") from None
+
+
+def _check_signature(group: str, option: str, target: str, params: Mapping, *, filled=()) -> object:
+    """The keys of ``params`` must be parameters of ``target``; returns the target."""
+    fn = _locate(group, target)
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return fn
+    known = [n for n in parameters if n not in ("self", *filled)]
+    for key in params:
+        if key not in parameters:
+            raise InputError(
+                f"{group}.{key}: unknown key for {group}={option}; keys: {', '.join(closest_first(key, known))}"
+            )
+    return fn
+
+
+def _params(node: Mapping) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if not str(k).startswith("_")}
+
+
+def _check_model(model: Mapping) -> None:
+    target = str(model.get("_target_", ""))
+    if not target:
+        raise InputError("model._target_: missing; choose a model with model=<name>")
+    option = target.rsplit(".", 1)[-1]
+    fn = _check_signature("model", option, target, _params(model), filled=("n_features", "listwise", "feature_names"))
+    check = getattr(fn, "check_params", None)
+    if check is not None:
+        check(**_params(model))
+
+
+def _check_similarity(config: RunConfig) -> None:
+    """A hand-written map must parse; an inferred one (``similarity.auto``) is built from the
+    tables in the prepare stage, so only its options and hand-written entries are checked here."""
+    from lossmatch.similarity import SimilarityMap
+
+    node = config.similarity
+    unknown = sorted(set(_params(node)) - {"map", "auto", "auto_options"})
+    if unknown:
+        raise InputError(f"similarity.{unknown[0]}: unknown key; keys: map, auto, auto_options")
+    auto, spec = node.get("auto", False), node.get("map")
+    if not isinstance(auto, bool):
+        raise InputError(f"similarity.auto must be true or false, got {auto!r}")
+    options = node.get("auto_options") or {}
+    bad = sorted(set(options) - {"context", "max_context_cells"}) if isinstance(options, Mapping) else ["?"]
+    if bad:
+        raise InputError(f"similarity.auto_options: unknown option {bad[0]!r}; options: context, max_context_cells")
+    if spec is None and not auto:
+        raise InputError(
+            f"similarity.map is not set for this data: choose similarity=<name> (one of {', '.join(known_options('similarity'))})"
+            " or give similarity.map='{column: [jaro_winkler], left_col~right_col: [exact]}'"
+        )
+    if spec:
+        SimilarityMap.from_dict(spec)
+
+
+def _check_data(data: Mapping) -> None:
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    target = str(data.get("_target_", ""))
+    if not target:
+        raise InputError("data._target_: missing; choose a data source with data=<name>")
+    _check_signature("data", target.rsplit(".", 1)[-1], target, _params(data))
+    try:
+        source = instantiate(data, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        raise InputError(f"data: {cause}") from None
+    source.validate()
+
+
+def config_dir():
+    """The ``conf/`` folder of this checkout (train.py's ``config_path``)."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2] / "conf"
+
+
+# Options that stand for "the data's own default", not a map of their own.
+_PLACEHOLDERS = {"similarity": {"csv", "deepmatcher"}}
+
+
+def known_options(group: str) -> list[str]:
+    """The options of a config group: the YAML files in ``conf/<group>/``."""
+    folder = config_dir() / group
+    names = sorted(p.stem for p in folder.glob("*.yaml"))
+    return [n for n in names if n not in _PLACEHOLDERS.get(group, set())]

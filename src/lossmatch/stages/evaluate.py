@@ -1,0 +1,52 @@
+"""Stage 4, evaluate: choose the threshold on validation, then measure every split at it.
+
+The threshold comes from the validation split only; the test split is scored once, at
+that threshold, and never used to choose anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossmatch import metrics as M
+from lossmatch.common import SPLITS
+from lossmatch.imbalance import correct_prior
+from lossmatch.stages.fit import Fitted
+from lossmatch.training import SplitData, Training
+
+
+@dataclass
+class Evaluation:
+    """Probabilities, the threshold and the figures of each split."""
+
+    probabilities: dict[str, np.ndarray]
+    threshold: float
+    metrics: dict[str, dict]
+
+
+def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData], *, list_size: int | None) -> Evaluation:
+    """Predict each split once; the loss is computed from those predictions, not a second pass."""
+    outputs = {
+        s: training.predict_raw(fitted.model, splits[s], listwise=fitted.listwise, list_size=list_size) for s in SPLITS
+    }
+    prior = fitted.result.prior
+    probabilities = {s: correct_prior(outputs[s], *prior) if prior else outputs[s] for s in SPLITS}
+    threshold = choose_threshold(splits["val"], probabilities["val"])
+    metrics = {}
+    for s in SPLITS:
+        missed = splits[s].missed_matches
+        metrics[s] = M.evaluate(splits[s].y, probabilities[s], threshold, missed_matches=missed)
+        # Threshold-free and calibration figures: PR-AUC, log loss, Brier score, ECE.
+        metrics[s].update(M.probability_scores(splits[s].y, probabilities[s], missed_matches=missed))
+        metrics[s]["loss"] = training.loss_value(
+            fitted.model, splits[s], outputs=outputs[s], listwise=fitted.listwise, list_size=list_size
+        )
+    return Evaluation(probabilities, threshold, metrics)
+
+
+def choose_threshold(val: SplitData, p_val: np.ndarray) -> float:
+    """The F1-best threshold on the validation pairs, counting the matches blocking missed."""
+    return M.best_f1_threshold(val.y, p_val, missed_matches=val.missed_matches)

@@ -1,0 +1,1 @@
+"""Objects that tests plug into configs by ``_target_`` (importable as ``helpers.*``)."""
