@@ -418,17 +418,24 @@ def write_comparison(
     return files
 
 
-def search_runs(tracking_uri: str, experiment_names: Sequence[str], *, filter_string: str = "") -> pd.DataFrame:
-    """All runs of ``experiment_names`` in the store at ``tracking_uri`` (experiments that do not exist are skipped)."""
+def search_runs(tracking_uri: str, experiment_names: Sequence[str] | None, *, filter_string: str = "") -> pd.DataFrame:
+    """All runs of ``experiment_names`` in the store at ``tracking_uri`` (experiments that do not exist are skipped).
+
+    ``experiment_names=None`` searches every experiment: a comparison's runs live in one
+    experiment per data set, found by ``filter_string="tags.comparison = '<id>'"``.
+    """
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    ids = [e.experiment_id for name in experiment_names if (e := client.get_experiment_by_name(name)) is not None]
-    if not ids:
-        raise InputError(f"tracking: none of the experiments {list(experiment_names)} exists in {tracking_uri}")
+    where = {"search_all_experiments": True}
+    if experiment_names is not None:
+        ids = [e.experiment_id for name in experiment_names if (e := client.get_experiment_by_name(name)) is not None]
+        if not ids:
+            raise InputError(f"tracking: none of the experiments {list(experiment_names)} exists in {tracking_uri}")
+        where = {"experiment_ids": ids}
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri)
     try:
-        return mlflow.search_runs(experiment_ids=ids, filter_string=filter_string, output_format="pandas")
+        return mlflow.search_runs(**where, filter_string=filter_string, output_format="pandas")
     finally:
         mlflow.set_tracking_uri(previous)

@@ -133,6 +133,8 @@ class TrackingConfig(_Section):
     experiment: str | None = Field(description="MLflow experiment; null: lossmatch/<data set>")
     run_name: str | None = Field(description="MLflow run name; null: <loss>-seed<seed>")
     log_model: bool = Field(description="also log the model with MLflow's keras flavour")
+    # Optional so that configs written before the key existed still validate.
+    tags: dict[str, Any] = Field(default_factory=dict, description="extra MLflow tags of the run, e.g. {comparison: <id>}")
 
 
 class PathsConfig(_Section):
