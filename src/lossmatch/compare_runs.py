@@ -225,10 +225,12 @@ class Progress:
     stream: object = None
     done: int = 0
     seconds: float = 0.0
+    widths: tuple[int, int] = (12, 12)
 
     def start(self, run: PlannedRun) -> None:
-        print(f"[{self.done + 1:>{len(str(self.total))}}/{self.total}] {run.data.name:<28} {run.entry.label:<24} seed {run.seed:<3}",
-              end=" ", file=self.stream or sys.stdout, flush=True)
+        data, label = self.widths
+        print(f"[{self.done + 1:>{len(str(self.total))}}/{self.total}] {run.data.name:<{data}} {run.entry.label:<{label}} "
+              f"seed {run.seed:<3}", end=" ", file=self.stream or sys.stdout, flush=True)
 
     def finish(self, text: str, seconds: float) -> None:
         self.done += 1
@@ -353,7 +355,8 @@ def run_comparison(
         out(f"comparison {comparison_id}: {len(runs)} runs ({len(runs) - len(todo)} already finished), "
             f"{len({r.data.name for r in runs})} data set(s); each run's output in {out_dir / 'runs.log'}")
         out(f"MLflow: {tracking.ui_command(uri)}  (experiment {experiment}, run {comparison_id})")
-        progress = Progress(len(todo), stream)
+        widths = (max(len(r.data.name) for r in runs), max(len(r.entry.label) for r in runs))
+        progress = Progress(len(todo), stream, widths=widths)
         failed: list[str] = []
         broken: dict[str, str] = {}
         with open(out_dir / "runs.log", "a", encoding="utf-8") as log:

@@ -39,10 +39,13 @@ def load_predictions(run_id: str, *, tracking_uri: str, dst: Path | str | None =
     Raises:
         InputError: the run has no such artifact (a run from before it was logged, or a failed run).
     """
+    import os
     import tempfile
 
     import mlflow
 
+    # Download bars for one small file per run are noise in a comparison's output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     with tempfile.TemporaryDirectory(prefix="lossmatch-predictions-") as tmp:
         try:
