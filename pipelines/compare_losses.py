@@ -122,7 +122,8 @@ def main(argv: list[str]) -> int:
             from lossmatch.ensemble_runs import ensemble_comparison
 
             def after(uri, comparison_id, out_dir):
-                ensemble_comparison(uri, comparison_id, labels=[e.label for e in entries])
+                names = list(dict.fromkeys(r.data.name for r in runs))
+                ensemble_comparison(uri, comparison_id, labels=[e.label for e in entries], data=names)
 
         outcome = R.run_comparison(
             runs, out_root=Path(str(base.paths.output_dir)) / "comparisons",

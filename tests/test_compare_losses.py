@@ -7,6 +7,7 @@ for the module, in a subprocess exactly as a user types it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -157,6 +158,25 @@ def test_ensemble_fitted_on_validation_and_scored_on_test(quick):
         val_missed = int(run.data.metrics["val_matches"]) - int(val["label"].sum())
         assert threshold == pytest.approx(M.best_f1_threshold(val["label"], val["probability"], missed_matches=val_missed), abs=1e-6)
         assert {"ensemble.json", "predictions.parquet"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_ensemble_pipeline_on_runs_of_one_seed_repeats_the_comparison_s_ensemble(quick, capsys):
+    _, tmp, _, children = quick
+    spec = importlib.util.spec_from_file_location("ensemble_pipeline", ROOT / "pipelines" / "ensemble.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
+    assert module.main(["--experiment", "lossmatch/febrl4", "--seed", "1", "--losses", *LOSSES, f"tracking.uri={uri}"]) == 0
+    run_id = re.search(r"MLflow run ([0-9a-f]{32})", capsys.readouterr().out).group(1)
+    alone = mlflow.MlflowClient(uri).get_run(run_id)
+    (inside,) = [r for r in children if r.data.tags["loss"] == "ensemble" and r.data.tags["seed"] == "1"]
+    # Same members, same seed: the same weights, threshold and test F1 (the evolution is seeded).
+    weights = {k: v for k, v in alone.data.params.items() if k.startswith("ensemble.weight.")}
+    assert weights == {k: v for k, v in inside.data.params.items() if k.startswith("ensemble.weight.")}
+    assert alone.data.metrics["threshold"] == inside.data.metrics["threshold"]
+    assert alone.data.metrics["test_f1"] == inside.data.metrics["test_f1"]
+    # Outside a comparison: not tagged with it, not nested.
+    assert "comparison" not in alone.data.tags and "mlflow.parentRunId" not in alone.data.tags
 
 
 def test_runs_found_through_a_real_mlflow_server(quick, tmp_path):

@@ -349,8 +349,7 @@ def run_comparison(
         comparison_id = parent.info.run_id
         out_dir = Path(out_root) / f"{stamp}_{comparison_id[:8]}"
         out_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            tracking.log_params(dict(params or {}))
+        _log_new_params(dict(params or {}), parent.data.params if resume else {}, out)
         todo = [r for r in runs if (r.data.name, r.entry.label, r.seed) not in done]
         out(f"comparison {comparison_id}: {len(runs)} runs ({len(runs) - len(todo)} already finished), "
             f"{len({r.data.name for r in runs})} data set(s); each run's output in {out_dir / 'runs.log'}")
@@ -391,6 +390,19 @@ def run_comparison(
         mlflow.set_tag("failed_runs", str(len(failed)))
         files = report(uri, comparison_id, out_dir, baseline=baseline, log_to_parent=True)
     return Outcome(comparison_id, out_dir, failed, len(runs) - len(todo), files)
+
+
+def _log_new_params(params: dict[str, str], logged: Mapping[str, str], out) -> None:
+    """Params of a new comparison; a resumed one adds those it lacks (e.g. a data set added later).
+
+    MLflow refuses to change a logged param, so a value that differs is reported, not logged.
+    """
+    from lossmatch import tracking
+
+    changed = [k for k, v in params.items() if k in logged and logged[k] != v]
+    if changed:
+        out(f"note: this command differs from the comparison's logged params in {', '.join(changed)}; kept as logged")
+    tracking.log_params({k: v for k, v in params.items() if k not in logged})
 
 
 def _existing_parent(uri: str, run_id: str):

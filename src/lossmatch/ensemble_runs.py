@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from lossmatch.errors import InputError
@@ -71,11 +70,6 @@ def member_groups(runs: pd.DataFrame, *, label_tag: str = "loss", labels: Sequen
     return groups
 
 
-def _missed(member: pd.Series, split: str, y: np.ndarray) -> int:
-    n = member.get(f"metrics.{split}_matches", np.nan)
-    return 0 if n is None or np.isnan(n) else max(int(round(n)) - int(y.sum()), 0)
-
-
 def fit_and_log(members: pd.DataFrame, *, tracking_uri: str, label_tag: str = "loss", tags: Mapping[str, str] | None = None,
                 parent_run_id: str | None = None, seed: int | None = None) -> EnsembleRun:
     """Fit the ensemble of ``members`` (rows of one data set and seed) on validation; log it as a run.
@@ -91,7 +85,7 @@ def fit_and_log(members: pd.DataFrame, *, tracking_uri: str, label_tag: str = "l
     from lossmatch import metrics as M
     from lossmatch import tracking
     from lossmatch.ensemble import fit_ensemble
-    from lossmatch.predictions import align, load_predictions
+    from lossmatch.predictions import align, load_predictions, missed_matches
     from lossmatch.run_naming import git_state, run_name
 
     data = str(members["tags.data"].iloc[0])
@@ -102,7 +96,7 @@ def fit_and_log(members: pd.DataFrame, *, tracking_uri: str, label_tag: str = "l
     for split in ("val", "test"):
         pairs[split], probs[split] = align(frames, split)
         y = pairs[split]["label"].to_numpy()
-        counts = {_missed(row, split, y) for _, row in members.iterrows()}
+        counts = {missed_matches(row.get(f"metrics.{split}_matches"), y) for _, row in members.iterrows()}
         if len(counts) != 1:
             raise InputError(f"ensemble: the runs of {data} seed {run_seed} count different {split} matches; not one split")
         missed[split] = counts.pop()
@@ -156,14 +150,20 @@ def fit_and_log(members: pd.DataFrame, *, tracking_uri: str, label_tag: str = "l
 
 
 def ensemble_comparison(tracking_uri: str, comparison_id: str, *, labels: Sequence[str] | None = None,
-                        skip_existing: bool = True, stream=None) -> list[EnsembleRun]:
-    """One ensemble per (data set, seed) of a comparison, of all its losses (or ``labels``), as child runs."""
+                        data: Sequence[str] | None = None, skip_existing: bool = True, stream=None) -> list[EnsembleRun]:
+    """One ensemble per (data set, seed) of a comparison, of all its losses (or ``labels``), as child runs.
+
+    ``data`` limits it to some data sets (a resumed comparison that added one); an ensemble
+    that exists already is kept unless ``skip_existing`` is false.
+    """
     from lossmatch.compare_runs import COMPARISON_TAG, LABEL_TAG, comparison_runs, finished_keys
 
     out = print if stream is None else (lambda *a, **k: print(*a, **k, file=stream))
     runs = comparison_runs(tracking_uri, comparison_id)
     done = {(d, s) for d, label, s in finished_keys(runs) if label == ENSEMBLE} if skip_existing else set()
     groups = member_groups(runs, label_tag=LABEL_TAG, labels=labels)
+    if data is not None:
+        groups = {key: members for key, members in groups.items() if key[0] in set(data)}
     if not groups:
         raise InputError(f"ensemble: comparison {comparison_id} has no data set and seed with two finished runs")
     made = []

@@ -18,7 +18,7 @@ import pandas as pd
 
 from lossmatch.errors import InputError
 
-__all__ = ["ARTIFACT", "SplitPredictions", "align", "load_predictions", "split_predictions"]
+__all__ = ["ARTIFACT", "SplitPredictions", "align", "load_predictions", "missed_matches", "split_predictions"]
 
 ARTIFACT = "predictions.parquet"
 _COLUMNS = ("split", "left_id", "right_id", "label", "probability")
@@ -59,12 +59,18 @@ def load_predictions(run_id: str, *, tracking_uri: str, dst: Path | str | None =
     return frame
 
 
+def missed_matches(n_matches: float | None, y) -> int:
+    """Matches of a split that blocking never proposed: the run's ``<split>_matches`` minus the labelled ones."""
+    if n_matches is None or np.isnan(n_matches):
+        return 0
+    return max(round(n_matches) - int(np.sum(y)), 0)
+
+
 def split_predictions(frame: pd.DataFrame, split: str, n_matches: float | None) -> SplitPredictions:
     """The rows of ``split``; ``n_matches`` is the run's ``<split>_matches`` metric (None: no missed matches)."""
     rows = frame[frame["split"] == split]
     y = rows["label"].to_numpy(dtype=np.int64)
-    missed = 0 if n_matches is None or np.isnan(n_matches) else max(int(round(n_matches)) - int(y.sum()), 0)
-    return SplitPredictions(y, rows["probability"].to_numpy(dtype=np.float64), missed)
+    return SplitPredictions(y, rows["probability"].to_numpy(dtype=np.float64), missed_matches(n_matches, y))
 
 
 def align(frames: Mapping[str, pd.DataFrame], split: str) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:

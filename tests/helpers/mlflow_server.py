@@ -50,7 +50,8 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, *, timeout: float = 1
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=30)
+            # Uvicorn's graceful shutdown can wait on a client's idle keep-alive connection.
+            server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
