@@ -131,6 +131,9 @@ def test_available_similarities_lists_the_spec():
         "prefix", "postfix", "ratio", "partial_ratio", "token_sort_ratio", "token_set_ratio",
         "partial_token_sort_ratio", "partial_token_set_ratio", "WRatio", "QRatio", "exact", "numeric_abs",
         "gaussian", "token_jaccard", "tfidf_char", "tfidf_word",
+        # tokens.py
+        "token_overlap", "code_jaccard", "code_overlap", "code_disjoint", "length_ratio", "missing_left",
+        "missing_right",
     }
     assert set(available_similarities()) == expected
 

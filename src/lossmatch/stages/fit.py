@@ -54,8 +54,7 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
     seed_everything(config.seed)  # same config and seed, same numbers on CPU
     loss_name, loss = build_loss(config.loss)
     listwise = bool(getattr(loss, "expects_lists", False))
-    n_features = splits["train"].X.shape[1]
-    model = instantiate(config.model, n_features=n_features, listwise=listwise, _convert_="all")
+    model = build_model(config.model, training, splits["train"].X, listwise=listwise)
     tr = config.trainer
     started = time.perf_counter()
     result = training.fit(
@@ -72,6 +71,26 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
         verbose=keras_verbose(tr.verbose),
     )
     return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
+
+
+def build_model(model_cfg: Mapping, training: Training, X_train, *, listwise: bool):
+    """The configured network for these features, its scaling layer adapted on the training split.
+
+    Builders that group features by map key (the attribute model) also get the feature names.
+    """
+    import inspect
+
+    from hydra.utils import get_object, instantiate
+
+    from lossmatch.scaling import adapt_scaling
+
+    accepted = inspect.signature(get_object(model_cfg["_target_"])).parameters
+    if listwise and "listwise" not in accepted:
+        raise InputError(f"model._target_={model_cfg['_target_']} cannot score candidate lists; use model=mlp with this loss")
+    extra = {"n_features": X_train.shape[1], "listwise": listwise, "feature_names": list(training.similarity_map.feature_names)}
+    model = instantiate(model_cfg, **{k: v for k, v in extra.items() if k in accepted}, _convert_="all")
+    adapt_scaling(model, X_train)  # a no-op without a scaling layer
+    return model
 
 
 def keras_verbose(setting) -> int:
