@@ -86,9 +86,9 @@ def main(argv: list[str]) -> int:
     debug = any(o.lstrip("+") in ("debug=true", "debug=True") for o in args.overrides)
     signal.signal(signal.SIGTERM, _terminate)  # `kill` ends the parent and the current run KILLED
     with report_input_errors(debug=debug):
-        from lossmatch import compare_runs as R
+        from lossmatch import compare_runs
 
-        losses = args.losses or list(R.LOSSES)
+        losses = args.losses or list(compare_runs.LOSSES)
         from lossmatch.config import known_options
 
         known = known_options("loss")
@@ -110,13 +110,13 @@ def main(argv: list[str]) -> int:
             settings = [s if any(o.startswith("data.sample=") for o in s) else [*s, f"data.sample={QUICK_SAMPLE}"]
                         for s in settings]
         base = compose(ROOT / "conf", "train", ["experiment=compare_losses", *settings[0], *common])
-        entries = [R.Entry(loss, loss) for loss in losses]
+        entries = [compare_runs.Entry(loss, loss) for loss in losses]
         for spec in args.study:
             loss, _, study = spec.rpartition(":")
-            entries.append(R.tuned_entry(study, args.storage, loss=loss or None, tracking_uri=str(base.tracking.uri)))
+            entries.append(compare_runs.tuned_entry(study, args.storage, loss=loss or None, tracking_uri=str(base.tracking.uri)))
         print(f"checking {len(settings) * len(entries) * n_seeds} run configurations ...", flush=True)
-        runs = R.plan(ROOT / "conf", settings, entries, list(range(1, n_seeds + 1)), common)
-        params = R.parent_params(runs, common, ROOT, quick=args.quick, ensemble=args.ensemble, baseline=args.baseline)
+        runs = compare_runs.plan(ROOT / "conf", settings, entries, list(range(1, n_seeds + 1)), common)
+        params = compare_runs.parent_params(runs, common, ROOT, quick=args.quick, ensemble=args.ensemble, baseline=args.baseline)
         after = None
         if args.ensemble:
             from lossmatch.ensemble_runs import ensemble_comparison
@@ -125,9 +125,9 @@ def main(argv: list[str]) -> int:
                 names = list(dict.fromkeys(r.data.name for r in runs))
                 ensemble_comparison(uri, comparison_id, labels=[e.label for e in entries], data=names)
 
-        outcome = R.run_comparison(
+        outcome = compare_runs.run_comparison(
             runs, out_root=Path(str(base.paths.output_dir)) / "comparisons",
-            experiment=args.experiment or R.COMPARISON_EXPERIMENT, name=args.name, resume=args.resume,
+            experiment=args.experiment or compare_runs.COMPARISON_EXPERIMENT, name=args.name, resume=args.resume,
             params=params, after_runs=after, baseline=args.baseline,
         )
         print()

@@ -26,7 +26,7 @@ from helpers.mlflow_server import mlflow_server
 from helpers.mlflow_ui import compare_page_screenshot
 from scipy import stats
 
-from lossmatch import metrics as M
+from lossmatch import metrics
 from lossmatch.predictions import load_predictions
 
 LOSSES = ("bce", "soft_f1")
@@ -151,12 +151,12 @@ def test_ensemble_fitted_on_validation_and_scored_on_test(quick):
             mixed = sum(w * _split(load_predictions(members[k].info.run_id, tracking_uri=uri), split)["probability"].to_numpy()
                         for k, w in weights.items())
             assert np.allclose(rows["probability"].to_numpy(), mixed, atol=1e-5)
-            scored = M.evaluate(rows["label"], rows["probability"], threshold, missed_matches=missed)
+            scored = metrics.evaluate(rows["label"], rows["probability"], threshold, missed_matches=missed)
             assert run.data.metrics[f"{split}_f1"] == pytest.approx(scored["f1"])
         # The threshold is the F1-best one of the validation scores, found without the test pairs.
         val = preds[preds["split"] == "val"]
         val_missed = int(run.data.metrics["val_matches"]) - int(val["label"].sum())
-        assert threshold == pytest.approx(M.best_f1_threshold(val["label"], val["probability"], missed_matches=val_missed), abs=1e-6)
+        assert threshold == pytest.approx(metrics.best_f1_threshold(val["label"], val["probability"], missed_matches=val_missed), abs=1e-6)
         assert {"ensemble.json", "predictions.parquet"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
 
 

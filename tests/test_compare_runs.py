@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import CONF, ROOT
 
-from lossmatch import compare_runs as R
+from lossmatch import compare_runs
 from lossmatch.ensemble_runs import member_groups
 from lossmatch.errors import InputError
 from lossmatch.predictions import align, split_predictions
@@ -59,9 +59,9 @@ def test_bad_command_lines_are_one_line_and_exit_2(argv, message, tmp_path, caps
 
 
 def test_plan_composes_every_run_in_data_seed_loss_order(tmp_path):
-    entries = [R.Entry("bce", "bce"), R.Entry("focal", "focal")]
+    entries = [compare_runs.Entry("bce", "bce"), compare_runs.Entry("focal", "focal")]
     settings = [["data=febrl4", "data.sample=50"], ["data=synthetic", "data.n_records=200"]]
-    runs = R.plan(CONF, settings, entries, [1, 2], _store(tmp_path))
+    runs = compare_runs.plan(CONF, settings, entries, [1, 2], _store(tmp_path))
     order = [(r.data.name, r.seed, r.entry.label) for r in runs]
     assert order == [
         ("febrl4", 1, "bce"), ("febrl4", 1, "focal"), ("febrl4", 2, "bce"), ("febrl4", 2, "focal"),
@@ -77,7 +77,7 @@ def test_plan_composes_every_run_in_data_seed_loss_order(tmp_path):
 
 def test_plan_refuses_two_data_settings_with_one_name(tmp_path):
     with pytest.raises(InputError, match="two data settings are both named 'febrl4'"):
-        R.plan(CONF, [["data=febrl4"], ["data=febrl4", "data.sample=10"]], [R.Entry("bce", "bce")], [1], _store(tmp_path))
+        compare_runs.plan(CONF, [["data=febrl4"], ["data=febrl4", "data.sample=10"]], [compare_runs.Entry("bce", "bce")], [1], _store(tmp_path))
 
 
 def _study(tmp_path, name: str) -> str:
@@ -94,22 +94,22 @@ def _study(tmp_path, name: str) -> str:
 
 def test_tuned_entry_takes_the_best_trial_of_a_study(tmp_path):
     storage = _study(tmp_path, "focal-febrl4")
-    entry = R.tuned_entry("focal-febrl4", storage)
+    entry = compare_runs.tuned_entry("focal-febrl4", storage)
     # The loss comes from the sweeps' default study name <loss>-<similarity>.
     assert (entry.label, entry.loss) == ("focal-tuned", "focal")
     assert entry.overrides == ("loss.alpha=0.1", "loss.gamma=0.5")
     assert entry.tags == {"tuned_study": "focal-febrl4", "tuned_trial": "1", "tuned_val_f1": "0.8"}
-    (run,) = R.plan(CONF, [["data=febrl4"]], [entry], [1], _store(tmp_path))
+    (run,) = compare_runs.plan(CONF, [["data=febrl4"]], [entry], [1], _store(tmp_path))
     assert (run.cfg.loss.alpha, run.cfg.loss.gamma) == (0.1, 0.5)
 
 
 def test_tuned_entry_needs_a_loss_it_can_tell(tmp_path):
     storage = _study(tmp_path, "my-study")
     with pytest.raises(InputError, match="cannot tell which loss it tuned .* write LOSS:STUDY"):
-        R.tuned_entry("my-study", storage)
-    assert R.tuned_entry("my-study", storage, loss="combined").label == "combined-tuned"
+        compare_runs.tuned_entry("my-study", storage)
+    assert compare_runs.tuned_entry("my-study", storage, loss="combined").label == "combined-tuned"
     with pytest.raises(InputError, match="--study nosuch: no such study"):
-        R.tuned_entry("nosuch", storage)
+        compare_runs.tuned_entry("nosuch", storage)
 
 
 def _search_frame() -> pd.DataFrame:
@@ -135,8 +135,8 @@ def test_ensemble_members_one_latest_finished_run_per_loss():
     assert list(groups[("B", 1)].index) == ["bce", "focal", "soft_f1"]
     only = member_groups(_search_frame(), label_tag="comparison_loss", labels=["bce", "soft_f1"])
     assert list(only) == [("B", 1)] and list(only[("B", 1)].index) == ["bce", "soft_f1"]
-    assert R.finished_keys(_search_frame()) >= {("A", "ensemble", 1), ("B", "soft_f1", 1)}
-    assert ("A", "focal", 2) not in R.finished_keys(_search_frame())
+    assert compare_runs.finished_keys(_search_frame()) >= {("A", "ensemble", 1), ("B", "soft_f1", 1)}
+    assert ("A", "focal", 2) not in compare_runs.finished_keys(_search_frame())
 
 
 def _predictions(order, probabilities, labels=(1, 0, 0)):
@@ -167,11 +167,11 @@ def test_split_predictions_counts_the_matches_blocking_missed():
 
 
 def test_parent_params_hold_no_path_of_this_machine(tmp_path):
-    entries = [R.Entry("bce", "bce")]
-    runs = R.plan(CONF, [["data=febrl4"]], entries, [1, 2], _store(tmp_path))
+    entries = [compare_runs.Entry("bce", "bce")]
+    runs = compare_runs.plan(CONF, [["data=febrl4"]], entries, [1, 2], _store(tmp_path))
     common = [*_store(tmp_path), "trainer.epochs=3", f"paths.output_dir={tmp_path}/out"]
-    params = R.parent_params(runs, common, ROOT, quick=False)
+    params = compare_runs.parent_params(runs, common, ROOT, quick=False)
     assert params == {"losses": "bce", "seeds": "1, 2", "data": "febrl4", "runs": "2", "quick": "False",
                       "overrides": "trainer.epochs=3", "data.febrl4": "data=febrl4"}
     # An absolute path outside the project shows as its last part.
-    assert R._portable_override(f"data.left={tmp_path}/people/left.csv", ROOT) == "data.left=left.csv"
+    assert compare_runs._portable_override(f"data.left={tmp_path}/people/left.csv", ROOT) == "data.left=left.csv"

@@ -82,8 +82,7 @@ def fit_and_log(members: pd.DataFrame, *, tracking_uri: str, label_tag: str = "l
     """
     import mlflow
 
-    from lossmatch import metrics as M
-    from lossmatch import tracking
+    from lossmatch import metrics, tracking
     from lossmatch.ensemble import fit_ensemble
     from lossmatch.predictions import align, load_predictions, missed_matches
     from lossmatch.run_naming import git_state, run_name
@@ -106,8 +105,8 @@ def fit_and_log(members: pd.DataFrame, *, tracking_uri: str, label_tag: str = "l
     results = {}
     for s in ("val", "test"):
         y = pairs[s]["label"].to_numpy()
-        results[s] = M.evaluate(y, scores[s], ensemble.threshold, missed_matches=missed[s])
-        results[s].update(M.probability_scores(y, scores[s], missed_matches=missed[s]))
+        results[s] = metrics.evaluate(y, scores[s], ensemble.threshold, missed_matches=missed[s])
+        results[s].update(metrics.probability_scores(y, scores[s], missed_matches=missed[s]))
 
     experiment_id = str(members["experiment_id"].iloc[0])
     root = Path(__file__).resolve().parents[2]
