@@ -6,15 +6,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import mlflow
 import pytest
 from conftest import ROOT, tiny_overrides
+from helpers.mlflow_server import mlflow_server as serve
 
 from lossmatch import tracking
 from lossmatch.cli import report_input_errors
@@ -151,37 +149,11 @@ def test_redact_and_credentials():
     assert tracking.ui_command("http://alice:s3cret@127.0.0.1:5055") == "open http://127.0.0.1:5055 in a browser"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
     """A real ``mlflow server`` on 127.0.0.1 (any credentials accepted), stopped afterwards."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path / "server-artifacts"),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("mlflow server did not start") from None
-                time.sleep(0.5)
+    with serve(f"sqlite:///{tmp_path}/server.db", tmp_path / "server-artifacts") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_password_in_tracking_uri_is_written_nowhere(mlflow_server, tmp_path):

@@ -134,6 +134,8 @@ class TrackingConfig(_Section):
     run_name: str | None = Field(description="MLflow run name; null: <loss>-seed<seed>")
     log_model: bool = Field(description="log the pyfunc matcher (record pairs in, probability out; servable)")
     log_keras_model: bool = Field(description="also log the bare Keras network (keras flavour)")
+    # Optional so that configs written before the key existed still validate.
+    tags: dict[str, Any] = Field(default_factory=dict, description="extra MLflow tags of the run, e.g. {comparison: <id>}")
 
 
 class PathsConfig(_Section):
