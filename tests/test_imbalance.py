@@ -54,8 +54,13 @@ def test_weights_from_losses(losses, smoothing, expected):
 @pytest.mark.parametrize(("losses", "smoothing"), [([1.0, -1.0], 1.0), ([1.0, math.nan], 1.0), ([], 1.0),
                                                    ([1.0, 2.0], -1.0), ([1.0, 2.0], math.inf), ([1.0, 2.0], "1")])
 def test_weights_from_losses_rejects_bad_input(losses, smoothing):
-    with pytest.raises(ValueError, match="class_weights_from_losses"):
+    if smoothing == 1.0:
+        expected = f"per_class_losses must be non-empty, finite and >= 0, got {losses!r}"
+    else:
+        expected = f"smoothing must be a number in [0, inf), got {smoothing!r}"
+    with pytest.raises(ValueError) as err:
         class_weights_from_losses(losses, smoothing)
+    assert str(err.value) == f"class_weights_from_losses: {expected}"
 
 
 # --- validation_class_weights ----------------------------------------------
@@ -71,7 +76,7 @@ def test_validation_weights_binary_hand_computed():
     # The same numbers from scikit-learn's log_loss on each class's rows.
     assert l0 == pytest.approx(log_loss([1, 1, 1], [0.9, 0.8, 0.6], labels=[0, 1]))
     assert l1 == pytest.approx(log_loss([1, 1], [0.5, 0.8], labels=[0, 1]))
-    # smoothing 1: 2 * [L0, L1] / (L0 + L1) = [0.7585, 1.2415]; the harder class 1 weighs more.
+    # smoothing 1: 2 * [L0, L1] / (L0 + L1) = [0.7583, 1.2417]; the harder class 1 weighs more.
     np.testing.assert_allclose(validation_class_weights(y, p), 2 * np.array([l0, l1]) / (l0 + l1), rtol=1e-9)
     np.testing.assert_allclose(validation_class_weights(y, p, smoothing=0.0), [1.0, 1.0])
 
@@ -92,12 +97,65 @@ def test_all_rows_one_vs_rest_log_loss_is_symmetric_for_two_classes():
     assert log_loss(y == 1, p) == pytest.approx(log_loss(y == 0, 1 - p))
 
 
-def test_validation_weights_three_classes():
+# The worked 4-class example validation_class_weights was specified from (Mat Kelcey,
+# "deriving class_weights from validation data", 2020): classes 0 and 1 are confused.
+SEED_Y = [3, 1, 1, 0, 2, 0, 1, 2, 3, 3]
+SEED_PROB = [
+    [0.0, 0.1, 0.1, 0.8], [0.4, 0.5, 0.0, 0.1], [0.5, 0.3, 0.1, 0.1], [0.4, 0.3, 0.1, 0.2],
+    [0.1, 0.1, 0.8, 0.0], [0.7, 0.1, 0.1, 0.1], [0.3, 0.6, 0.1, 0.0], [0.0, 0.1, 0.9, 0.0],
+    [0.1, 0.0, 0.0, 0.9], [0.0, 0.1, 0.1, 0.8],
+]
+
+
+def test_validation_weights_seed_four_class_example():
+    # One-vs-rest over all 10 rows: the probability of the right side of "class c or not"
+    # is p_c on class-c rows and 1 − p_c elsewhere; L_c = mean of −log of it.
+    #   c = 0: [1, .6, .5, .4, .9, .7, .7, 1, .9, 1]
+    #          L0 = (0.5108 + 0.6931 + 0.9163 + 2*0.1054 + 2*0.3567) / 10 = 0.30443
+    #   c = 1: [.9, .5, .3, .7, .9, .9, .6, .9, 1, .9]
+    #          L1 = (5*0.1054 + 0.6931 + 1.2040 + 0.3567 + 0.5108) / 10 = 0.32914
+    #   c = 2: [.9, 1, .9, .9, .8, .9, .9, .9, 1, .9]      L2 = (7*0.1054 + 0.2231) / 10 = 0.09607
+    #   c = 3: [.8, .9, .9, .8, 1, .9, 1, 1, .9, .8]       L3 = (3*0.2231 + 4*0.1054) / 10 = 0.10909
+    # smoothing 1: 4 * L / (L0 + L1 + L2 + L3) = 4 * L / 0.83873 = [1.4519, 1.5697, 0.4582, 0.5202]
+    np.testing.assert_allclose(
+        validation_class_weights(SEED_Y, SEED_PROB), [1.4519, 1.5697, 0.4582, 0.5202], atol=5e-5
+    )
+    # Smoothing 0 gives ones, smoothing 2 squares the losses first:
+    #   4 * L^2 / Σ L^2 = 4 * [0.092680, 0.108335, 0.009229, 0.011900] / 0.222144
+    np.testing.assert_allclose(validation_class_weights(SEED_Y, SEED_PROB, smoothing=0.0), np.ones(4))
+    np.testing.assert_allclose(
+        validation_class_weights(SEED_Y, SEED_PROB, smoothing=2.0), [1.6688, 1.9507, 0.1662, 0.2143], atol=5e-5
+    )
+
+
+def test_validation_weights_three_classes_one_vs_rest():
     y = np.array([0, 1, 2, 2])
     prob = np.array([[0.8, 0.1, 0.1], [0.2, 0.5, 0.3], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
-    # L0 = -log 0.8, L1 = -log 0.5, L2 = -(log 0.8 + log 0.4) / 2; weights = 3 * L / sum(L)
-    losses = np.array([-np.log(0.8), -np.log(0.5), -(np.log(0.8) + np.log(0.4)) / 2])
-    np.testing.assert_allclose(validation_class_weights(y, prob), 3 * losses / losses.sum(), rtol=1e-9)
+    # K = 3: one-vs-rest over all 4 rows, p_c on class-c rows and 1 − p_c elsewhere:
+    #   L0 = −(log 0.8 + log 0.8 + log 0.9 + log 0.7) / 4 = (2*0.2231436 + 0.1053605 + 0.3566749) / 4 = 0.2270806
+    #   L1 = −(log 0.9 + log 0.5 + log 0.9 + log 0.7) / 4 = (2*0.1053605 + 0.6931472 + 0.3566749) / 4 = 0.3151358
+    #   L2 = −(log 0.9 + log 0.7 + log 0.8 + log 0.4) / 4 = (0.1053605 + 0.3566749 + 0.2231436 + 0.9162907) / 4
+    #      = 0.4003674
+    # weights = 3 * L / 0.9425839 = [0.7227388, 1.0029955, 1.2742657]
+    np.testing.assert_allclose(validation_class_weights(y, prob), [0.7227388, 1.0029955, 1.2742657], rtol=1e-6)
+    # Class-c rows only (the binary rule) would give L0 = −log 0.8, L1 = −log 0.5, L2 = 0.6697: not this.
+
+
+def test_validation_weights_absent_class_among_three():
+    # No row of class 1: its one-vs-rest loss is the probability it takes on the others,
+    #   L1 = −(log 0.9 + log 0.9 + log 0.7) / 3 = (2*0.1053605 + 0.3566749) / 3 = 0.1891320
+    # and the others as before: p_c on class-c rows, 1 − p_c elsewhere,
+    #   L0 = −(log 0.8 + log 0.9 + log 0.8) / 3 = (2*0.2231436 + 0.1053605) / 3 = 0.1838826
+    #   L2 = −(log 0.9 + log 0.8 + log 0.7) / 3 = (0.1053605 + 0.2231436 + 0.3566749) / 3 = 0.2283930
+    y = np.array([0, 2, 2])
+    prob = np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.2, 0.3, 0.7]])
+    losses = np.array([0.1838826, 0.1891320, 0.2283930])
+    np.testing.assert_allclose(validation_class_weights(y, prob), 3 * losses / losses.sum(), rtol=1e-6)
+
+
+def test_validation_weights_binary_class_absent_gets_loss_zero():
+    # Only class 0 rows: L0 = −(log 0.9 + log 0.8) / 2 = 0.1642520, L1 = 0 -> weights [2, 0].
+    np.testing.assert_allclose(validation_class_weights([0, 0], [0.1, 0.2]), [2.0, 0.0])
 
 
 def test_validation_weights_shape_mismatch():
