@@ -105,10 +105,18 @@ def test_all_padding_or_no_positive_is_zero_not_nan():
 
 def test_bad_rank_and_dict_without_labels_raise():
     loss = PairwiseSoftZeroOneLoss()
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError) as err:
         loss(np.ones((2, 3, 4), "float32"), np.ones((2, 3, 4), "float32"))
-    with pytest.raises(ValueError, match='"labels"'):
+    assert str(err.value) == (
+        "PairwiseSoftZeroOneLoss: y_true and y_pred must both have shape (list_size,) "
+        "or (batch, list_size), got (2, 3, 4) and (2, 3, 4)"
+    )
+    # Ranks that differ are refused too, not broadcast.
+    with pytest.raises(ValueError, match=r"got \(4,\) and \(1, 4\)$"):
+        loss(LABELS[0], SCORES[:1])
+    with pytest.raises(ValueError) as err:
         loss({"mask": np.ones((2, 4), bool)}, SCORES)
+    assert str(err.value) == 'PairwiseSoftZeroOneLoss: y_true as a dict needs a "labels" key, got keys [\'mask\']'
 
 
 def test_expects_lists_flag():
