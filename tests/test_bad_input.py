@@ -100,7 +100,11 @@ def test_bad_input_is_one_clear_error_before_training(case, breaker, words, tabl
 def test_the_valid_tables_do_train(tables, compose_cfg, tmp_path):
     """The fixture itself is good: only the breakage above makes the cases fail."""
     cfg = compose_cfg([*_csv_overrides(tables), *tiny_overrides(tmp_path)[1:]])
-    assert train(cfg, output_dir=tmp_path / "run")["test"]["tp"] >= 0
+    test = train(cfg, output_dir=tmp_path / "run")["test"]
+    # 20 one-to-one matches, full blocking, split 0.2 / 0.2 by entity: round(20 * 0.2) = 4
+    # entities in test, so 4 x 4 = 16 candidate pairs of which 4 are matches.
+    assert test["tp"] + test["fn"] == 4
+    assert test["tp"] + test["fp"] + test["tn"] + test["fn"] == 16
 
 
 def _run_train(args, tmp_path):
@@ -116,12 +120,18 @@ def test_command_line_error_is_one_line_without_traceback(tmp_path):
     proc = _run_train(["loss=focal", "loss.alpha=1.5"], tmp_path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "lossmatch: error: loss=focal:" in proc.stderr and "alpha" in proc.stderr
+    # The whole message, on a line of its own: which setting, which parameter, range and value.
+    assert "lossmatch: error: loss=focal: focal_loss: alpha must be a number in [0, 1], got 1.5" in proc.stderr.splitlines()
+    # Refused before any tracking: no store was created.
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
 
 
 def test_unknown_loss_lists_the_known_ones(tmp_path):
     proc = _run_train(["loss=nope"], tmp_path)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
-    for known in ("bce", "soft_f1", "focal", "combined"):
-        assert known in proc.stderr
+    # The unknown name and every loss of conf/loss/ are named, not only a few.
+    assert "nope" in proc.stderr
+    for known in sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml")):
+        assert known in proc.stderr, known
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()

@@ -129,11 +129,13 @@ def test_transform_uses_row_positions_not_labels(tables):
 def test_transform_rejects_bad_positions(tables):
     left, right = tables
     sm = SimilarityMap({"given_name": ["exact"]})
-    with pytest.raises(InputError, match="left_pos"):
+    with pytest.raises(InputError, match=r"^left_pos must be row positions in \[0, 3\), got values in \[3, 3\]\.$"):
         sm.transform(left, right, [3], [0])  # past the end
-    with pytest.raises(InputError, match="left_pos"):
+    with pytest.raises(InputError, match=r"^left_pos must be row positions in \[0, 3\), got values in \[-1, -1\]\.$"):
         sm.transform(left, right, [-1], [0])  # would wrap around silently
-    with pytest.raises(InputError, match="same length"):
+    with pytest.raises(InputError, match=r"^right_pos must be row positions in \[0, 3\), got values in \[0, 3\]\.$"):
+        sm.transform(left, right, [0, 0], [0, 3])
+    with pytest.raises(InputError, match=r"^left_pos and right_pos must have the same length, got 2 and 1\.$"):
         sm.transform(left, right, [0, 1], [0])
 
 
