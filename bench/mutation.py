@@ -84,6 +84,38 @@ def select(files: list[Path], wanted: list[str]) -> list[Path]:
     return chosen
 
 
+_COLLECT_TWICE = """
+import sys, pytest
+class Ids:
+    def __init__(self): self.ids = set()
+    def pytest_collection_modifyitems(self, items): self.ids |= {i.nodeid for i in items}
+runs = [Ids(), Ids()]
+for ids in runs:
+    pytest.main(["-qq", "--collect-only", "-p", "no:cacheprovider", *sys.argv[1:]], plugins=[ids])
+for nodeid in sorted(runs[0].ids - runs[1].ids):
+    print("lost: " + nodeid)
+"""
+
+
+def check_collection_repeats(selection: list[str]) -> None:
+    """Refuses to run when a second collection in one process finds fewer tests.
+
+    mutmut collects the already imported test modules again in each mutant's process.
+    A test parametrized over a generator is then "not found", pytest stops with an
+    error, and mutmut counts the mutant as killed: a silent, false kill.
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", _COLLECT_TWICE, *selection], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    lost = [line.removeprefix("lost: ") for line in proc.stdout.splitlines() if line.startswith("lost: ")]
+    if proc.returncode != 0 or lost:
+        sys.exit(
+            "mutation.py: these tests are not found when collected a second time in one process "
+            "(parametrized over a generator? use a list), so mutmut would count false kills:\n  "
+            + "\n  ".join(lost[:20] or [proc.stderr[-2000:]])
+        )
+
+
 def run_mutmut(files: list[Path], *, subset: bool, max_children: int) -> None:
     """Runs ``mutmut run`` in the repository root, showing its progress line."""
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)]
@@ -186,6 +218,7 @@ def main() -> None:
             # A full run starts from scratch, so that no result of older code or tests is kept.
             shutil.rmtree(MUTANTS)
         print(f"mutation.py: {len(files)} modules, {args.max_children} at a time", flush=True)
+        check_collection_repeats(mutmut_config()["pytest_add_cli_args_test_selection"])
         run_mutmut(files, subset=bool(args.module), max_children=args.max_children)
     wall = time.perf_counter() - start
 

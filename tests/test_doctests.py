@@ -56,7 +56,7 @@ def _docstring_test(module_name: str, name: str) -> doctest.DocTest:
     )
 
 
-@pytest.mark.parametrize(("module_name", "name"), _cases())
+@pytest.mark.parametrize(("module_name", "name"), list(_cases()))  # a list: collected once per mutant
 def test_docstring_example(module_name, name):
     test = _docstring_test(module_name, name)
     # Every listed name shows at least one example with an expected output.

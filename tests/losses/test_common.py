@@ -251,12 +251,23 @@ def test_gradients_match_finite_differences_of_the_formula(case, batch):
     np.testing.assert_array_equal(np.sign(grad[moving]), np.sign(expected[moving]))
 
 
-@pytest.mark.parametrize(("case", "param", "bad", "interval"), _bad_value_cases())
+# Lists, not generators: a generator is spent after one collection, and the mutation
+# runner collects the same imported module again in every mutant's process.
+@pytest.mark.parametrize(("case", "param", "bad", "interval"), list(_bad_value_cases()))
 def test_bad_parameters_raise(case, param, bad, interval):
     with pytest.raises(ValueError) as err:
         case.factory(**{param: bad})
     # The message names the factory, the parameter, the range and the value.
     assert str(err.value) == f"{case.factory.__name__}: {param} must be a number in {interval}, got {bad!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_dtype_reaches_the_computation(case):
+    # dtype="float64" must reach keras.losses.Loss (and, for the combined loss, both terms):
+    # the value is computed and returned in float64.
+    y, p = np.asarray(case.grad_labels, "float64"), np.asarray(case.grad_batches[0], "float64")
+    assert case.cls(dtype="float64")(y, p).dtype == "float64"
+    assert case.cls()(y, p).dtype == "float32"
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -286,7 +297,7 @@ def test_save_and_reload_without_custom_objects(case, tmp_path):
     )
 
 
-@pytest.mark.parametrize(("case", "w"), _weighted_evaluate_cases())
+@pytest.mark.parametrize(("case", "w"), list(_weighted_evaluate_cases()))
 def test_evaluate_passes_sample_weight_to_the_loss(case, w):
     # Keras must hand sample_weight to the loss (the soft-count losses weight
     # their counts with it) rather than rescale the scalar: evaluate equals the
