@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from lossmatch.metrics import best_f1_threshold, evaluate
@@ -95,6 +96,17 @@ def test_threshold_at_the_lowest_score_is_that_score():
     # The best cut keeps every pair (F1 = 2*2 / (2*2 + 1) = 4/5 beats 2/3 at 0.9);
     # there is no lower score to take a midpoint with, so the threshold is 0.3 itself.
     assert best_f1_threshold([1, 0, 1], [0.9, 0.8, 0.3]) == 0.3
+
+
+def test_column_vectors_and_float32_scores():
+    # (n, 1) columns, as a Keras model predicts them, give the same counts as flat vectors.
+    m = evaluate(np.array(Y)[:, None], np.array(P)[:, None], 0.5)
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 2)
+    # float32 scores: the midpoint is taken in float64 between the two float32 scores, so it
+    # lies strictly between them (float32 arithmetic would give 0.64999998, not this).
+    t = best_f1_threshold(np.array([[1], [0], [1], [0]]), np.array([[0.8], [0.5], [0.3], [0.35]], np.float32))
+    assert t == (float(np.float32(0.8)) + float(np.float32(0.5))) / 2
+    assert type(t) is float
 
 
 def test_threshold_without_positives_is_half():

@@ -79,6 +79,10 @@ def test_fractions_roughly_respected():
         ({"val": 0.2, "test": "x"}, "data.split.test: expected a number in (0, 1), got 'x'"),
         ({"val": 0.2, "test": 0.2, "train": 0.6}, "data.split: unknown keys ['train']; expected only 'val' and 'test'"),
         ({"val": 0.2}, "data.split.test: expected a number in (0, 1), got None"),
+        # The bounds are excluded: an empty split, or one that takes everything, is refused.
+        ({"val": 0.0, "test": 0.2}, "data.split.val: expected a number in (0, 1), got 0.0"),
+        ({"val": 0.2, "test": 1.0}, "data.split.test: expected a number in (0, 1), got 1.0"),
+        ({"val": 0.45, "test": 0.6}, "data.split: val + test = 1.05; expected a sum below 1 so that some entities are left for training"),
         ([0.2, 0.2], "data.split: expected a mapping like {val: 0.2, test: 0.2}, got [0.2, 0.2]"),
     ],
 )

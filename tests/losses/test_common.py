@@ -265,9 +265,18 @@ def test_bad_parameters_raise(case, param, bad, interval):
 def test_dtype_reaches_the_computation(case):
     # dtype="float64" must reach keras.losses.Loss (and, for the combined loss, both terms):
     # the value is computed and returned in float64.
-    y, p = np.asarray(case.grad_labels, "float64"), np.asarray(case.grad_batches[0], "float64")
+    # float32 inputs: the loss itself must cast them to its dtype.
+    y, p = np.asarray(case.grad_labels, "float32"), np.asarray(case.grad_batches[0], "float32")
     assert case.cls(dtype="float64")(y, p).dtype == "float64"
     assert case.cls()(y, p).dtype == "float32"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.name != "bce"], ids=[c.name for c in CASES if c.name != "bce"])
+def test_call_gives_the_unweighted_value(case):
+    # Loss.call (what Keras' own reduction wraps) agrees with calling the loss, reduced.
+    y, p = np.asarray(case.grad_labels, "float32"), np.asarray(case.grad_batches[0], "float32")
+    loss = case.make()
+    np.testing.assert_allclose(float(np.mean(loss.call(y, p))), float(loss(y, p)), rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)

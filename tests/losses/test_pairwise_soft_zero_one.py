@@ -90,6 +90,19 @@ def test_dict_mask_removes_items():
     np.testing.assert_allclose(out, [[sig(-1), 0.0, sig(1), 0.0], PER_ITEM[1]], rtol=1e-5)
 
 
+def test_unbatched_dict_mask_and_scalar_weight():
+    # One list given as a dict with a mask: as in test_dict_mask_removes_items, list 1.
+    loss = PairwiseSoftZeroOneLoss(reduction="none")
+    mask = np.array([True, True, True, False])
+    out = _value(loss, {"labels": LABELS[0], "mask": mask}, SCORES[0])
+    np.testing.assert_allclose(out, [sig(-1), 0.0, sig(1), 0.0], rtol=1e-5)
+    # A dict without a mask is just the labels.
+    np.testing.assert_allclose(_value(loss, {"labels": LABELS}, SCORES), PER_ITEM, rtol=1e-5)
+    # A scalar weight scales every item: 2 * 3.3028356.
+    total = _value(PairwiseSoftZeroOneLoss(reduction="sum"), LABELS, SCORES, sample_weight=2.0)
+    np.testing.assert_allclose(total, 2 * TOTAL, rtol=1e-5)
+
+
 def test_temperature():
     # temperature 0.5 doubles the differences. List 1: item 0 -> sig(-2) + sig(2) = 1,
     # item 2 -> sig(2) + sig(6) = 0.8807971 + 0.9975274 = 1.8783245.
