@@ -32,6 +32,45 @@ def test_text_round_trip(tmp_path, suffix):
     assert yaml.safe_load(path.read_text())["map"] == MAP
 
 
+def test_file_layout_is_stable(tmp_path):
+    # Map order kept (not sorted), two-space JSON with a final newline; non-ASCII column names
+    # are escaped, so the files are plain ASCII whatever the platform's encoding.
+    sm = SimilarityMap({"straße": ["exact"], "a~b": [{"name": "gaussian", "scale": 2}]})
+    save_similarity_map(sm, tmp_path / "m.yaml")
+    save_similarity_map(sm, tmp_path / "m.JSON")
+    assert (tmp_path / "m.yaml").read_bytes() == (
+        b'map:\n  "stra\\xDFe":\n  - exact\n  a~b:\n  - name: gaussian\n    scale: 2\n')
+    assert (tmp_path / "m.JSON").read_bytes() == (
+        b'{\n  "map": {\n    "stra\\u00dfe": [\n      "exact"\n    ],\n    "a~b": [\n      {\n        "name": "gaussian",\n'
+        b'        "scale": 2\n      }\n    ]\n  }\n}\n')
+    assert load_similarity_map(tmp_path / "m.JSON") == sm == load_similarity_map(tmp_path / "m.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("bad.yaml", "map: [unclosed\n", "while parsing a flow sequence in \"<unicode string>\", line 1, column 6:"),
+        ("bad.json", "{", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    ],
+)
+def test_unparsable_file_is_one_line(tmp_path, name, text, reason):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError) as err:
+        load_similarity_map(tmp_path / name)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"Cannot parse similarity map file {str(tmp_path / name)!r}: {reason}")
+
+
+def test_dill_file_holding_something_else(tmp_path):
+    import dill
+
+    (tmp_path / "x.dill").write_bytes(dill.dumps([1]))
+    with pytest.raises(InputError) as err:
+        load_similarity_map(tmp_path / "x.dill", trusted=True)
+    assert str(err.value) == f"{str(tmp_path / 'x.dill')!r} holds a list, not a SimilarityMap."
+
+
 @pytest.mark.parametrize("suffix", [".dill", ".pkl"])
 def test_dill_round_trip_needs_trust(tmp_path, suffix):
     sm = SimilarityMap(MAP)
