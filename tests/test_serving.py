@@ -98,11 +98,13 @@ def test_mlflow_models_serve_answers_pairs_and_names_bad_columns(run):
     cfg, result, tmp = run
     pairs, expected, _ = _three_pairs(result)
     port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": cfg.tracking.uri, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # mlflow starts uvicorn by name: the test interpreter's bin/ first, activated or not.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": cfg.tracking.uri, "TF_CPP_MIN_LOG_LEVEL": "3"}
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"runs:/{result['mlflow_run_id']}/matcher",
          "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp,
+        stdout=subprocess.DEVNULL, stderr=(tmp / "server.log").open("w"), env=env, cwd=tmp,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -112,7 +114,7 @@ def test_mlflow_models_serve_answers_pairs_and_names_bad_columns(run):
                 with urllib.request.urlopen(f"{url}/ping", timeout=2):
                     break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "model server did not start"
+                assert server.poll() is None and time.monotonic() < deadline, (tmp / "server.log").read_text()[-2000:]
                 time.sleep(1)
         body = {"dataframe_split": json.loads(pairs.to_json(orient="split", index=False))}
         status, answer = _post(f"{url}/invocations", body)
