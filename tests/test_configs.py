@@ -12,7 +12,7 @@ LOSS_NAMES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
 def test_default_config_has_the_public_keys(compose_cfg):
     cfg = compose_cfg([])
     assert cfg.seed == 42
-    assert cfg.trainer.epochs >= 1 and cfg.trainer.batch_size >= 1
+    assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (10, 256)
     assert cfg.loss.name == "combined" and cfg.loss.weight_f1 == 0.5
     assert cfg.data._target_.endswith("Febrl4Source")
     assert cfg.tracking.uri.startswith("sqlite:///") and cfg.tracking.uri.endswith("mlruns/mlflow.db")
@@ -41,10 +41,26 @@ def test_loss_parameters_are_group_keys(compose_cfg):
 
 # csv and deepmatcher have no fixed columns: their map is a placeholder the user fills.
 PLACEHOLDER_MAPS = {"csv", "deepmatcher"}
+# auto infers its map from the tables (tested below with two small ones).
+INFERRED_MAPS = {"auto"}
 SIMILARITY_NAMES = sorted(p.stem for p in (CONF / "similarity").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("name", [n for n in SIMILARITY_NAMES if n not in PLACEHOLDER_MAPS])
+def test_auto_similarity_config_infers_a_map(compose_cfg):
+    import pandas as pd
+
+    from lossmatch.similarity.auto import resolve_similarity_map
+
+    cfg = compose_cfg(["similarity=auto"])
+    left = pd.DataFrame({"id": [1, 2], "name": ["acme anvil", "sony tv"], "price": ["10", "20"]})
+    right = pd.DataFrame({"id": [3, 4], "name": ["anvil by acme", "sony tv 4k"], "price": ["10.5", "20"]})
+    sm = resolve_similarity_map(cfg.similarity, left, right, ignore=["id"])
+    # The conf file's options build a map over both attributes and the whole record, ids left out.
+    assert sm.left_columns == ["name", "price"]
+    assert "*~*:tfidf_word:mutual_best" in sm.feature_names
+
+
+@pytest.mark.parametrize("name", [n for n in SIMILARITY_NAMES if n not in PLACEHOLDER_MAPS | INFERRED_MAPS])
 def test_similarity_configs_parse(name, compose_cfg):
     from lossmatch.similarity import SimilarityMap
 

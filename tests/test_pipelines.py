@@ -111,3 +111,16 @@ def test_steps_per_execution_changes_speed_not_results(compose_cfg, tmp_path):
     assert (one["train"], one["val"], one["test"]) == (many["train"], many["val"], many["test"])
     # The exported model predicts one batch per call again.
     assert load_export(many["export_dir"]).model.steps_per_execution == 1
+
+
+def test_csv_data_without_a_map_trains_on_the_inferred_map(tables, compose_cfg, tmp_path):
+    """data=csv's default similarity is inferred from the tables, logged and exported like any map."""
+    from conftest import csv_overrides
+
+    overrides = [o for o in csv_overrides(tables) if not o.startswith(("similarity.map=", "similarity.auto="))]
+    result = train(compose_cfg([*overrides, *tiny_overrides(tmp_path)[1:]]), output_dir=tmp_path / "run")
+    exported = load_export(result["export_dir"])
+    spec = exported.similarity_map.to_dict()
+    # Both text columns are compared, and the whole records ('*') too.
+    assert {"name", "city", "*"} <= set(spec), spec
+    assert sum(result[s]["tp"] + result[s]["fn"] for s in ("train", "val", "test")) == 20

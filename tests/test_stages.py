@@ -16,7 +16,7 @@ from lossmatch.errors import InputError
 from lossmatch.stages.evaluate import evaluate
 from lossmatch.stages.features import compute_features
 from lossmatch.stages.fit import FitResult, Fitted
-from lossmatch.stages.log import run_params
+from lossmatch.run_naming import run_identity
 from lossmatch.stages.prepare import prepare
 from lossmatch.training import SplitData, Training
 
@@ -110,10 +110,10 @@ def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches(
 
 def test_run_params_are_readable_and_hold_no_paths_or_secrets(compose_cfg, tmp_path):
     cfg = compose_cfg(["loss=focal", "tracking.uri=http://alice:s3cret@127.0.0.1:5055", *tiny_overrides(tmp_path)[:3]])
-    params = run_params(validate(cfg), "febrl4")
-    assert params["loss.name"] == "focal" and params["loss.alpha"] == "0.75"
-    assert params["data.name"] == "febrl4" and params["model.name"] == "build_mlp"
-    assert not any("_target_" in k for k in params)
+    params = run_identity(validate(cfg), data_name="febrl4", root=tmp_path, git={}).params
+    assert params["loss"] == "focal" and params["loss.alpha"] == "0.75"
+    assert params["data"] == "febrl4" and params["model"] == "build_mlp"
+    assert not any("_target_" in k or "_target_" in v for k, v in params.items())
     assert not any(k.startswith("paths.") or k in ("tracking.uri", "tracking.artifact_location") for k in params)
     assert not any(str(tmp_path) in v or "s3cret" in v for v in params.values())
 

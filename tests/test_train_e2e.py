@@ -15,7 +15,7 @@ LOSSES = ["bce", "soft_f1", "focal", "combined", "soft_fbeta", "soft_jaccard", "
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
-    cfg = compose_cfg([f"loss={loss}", *tiny_overrides(tmp_path)])
+    cfg = compose_cfg([f"loss={loss}", *tiny_overrides(tmp_path), "tracking.log_model=true"])
     out = tmp_path / "run"
     result = train(cfg, output_dir=out)
 
@@ -39,17 +39,22 @@ def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
     run = client.get_run(result["mlflow_run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.params["loss.name"] == loss
+    assert run.data.params["loss"] == loss and run.data.tags["loss"] == loss
+    assert run.info.run_name == f"{loss}-seed42"
     assert run.data.params["trainer.epochs"] == "1"
-    for key in ("val_f1", "test_f1", "test_precision", "test_recall", "test_accuracy", "test_mcc", "test_tp", "test_fn"):
+    for key in ("val_f1", "test_f1", "test_precision", "test_recall", "test_accuracy", "test_mcc", "test_tp", "test_fn",
+                "test_pr_auc", "test_log_loss", "test_brier", "test_ece"):
         assert key in run.data.metrics, key
     assert run.data.metrics["test_f1"] == pytest.approx(t["f1"])
     assert len(client.get_metric_history(run.info.run_id, "epoch_loss")) == 1
     assert len(client.get_metric_history(run.info.run_id, "epoch_val_loss")) == 1
+    assert len(client.get_metric_history(run.info.run_id, "epoch_val_f1")) == 1
     if loss != "pairwise_soft_zero_one":
         assert len(client.get_metric_history(run.info.run_id, "epoch_val_pr_auc")) == 1
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "metrics.csv", "metrics.json", "export", "plots"} <= artifacts
+    assert {"config.yaml", "metrics.csv", "metrics.json", "predictions.parquet", "export", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert plots == {f"plots/{n}.png" for n in ("precision_recall", "f1_threshold", "confusion_matrix", "reliability", "training_curves")}
     export = {a.path for a in client.list_artifacts(run.info.run_id, "export")}
     assert {"export/similarity_map.dill", "export/similarity_map.yaml", "export/model.keras"} <= export
     assert mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
@@ -88,7 +93,7 @@ def test_mlflow_model_loads_without_lossmatch(compose_cfg, tmp_path):
 
     import numpy as np
 
-    cfg = compose_cfg(["loss=combined", *tiny_overrides(tmp_path)])
+    cfg = compose_cfg(["loss=combined", *tiny_overrides(tmp_path), "tracking.log_keras_model=true"])
     result = train(cfg, output_dir=tmp_path / "run")
     code = (
         "import mlflow, numpy as np, sys; "

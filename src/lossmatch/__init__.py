@@ -10,8 +10,9 @@ def _register_resolvers() -> None:
     - ``${run_suffix:}``: pid and random hex, so two runs started in the same microsecond
       never share a run directory (``conf/hydra/default.yaml``), on one machine or on
       several writing to one shared folder;
-    - ``${data_name:path}``: a data set's name from its path: the file stem of a table
-      (``orders.csv`` -> ``orders``), the folder name of a benchmark directory.
+    - ``${data_name:path[,mode]}``: a data set's name from its path: the file stem of a
+      table (``orders.csv`` -> ``orders``), the folder name of a benchmark directory, with
+      ``-<mode>`` appended for a mode other than ``official`` (``Structured-Beer-blocked``).
     """
     import os
     import secrets
@@ -19,9 +20,10 @@ def _register_resolvers() -> None:
 
     from omegaconf import OmegaConf
 
-    def data_name(path) -> str:
+    def data_name(path, mode=None) -> str:
         p = Path(str(path).rstrip("/"))
-        return p.stem if p.suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".gz") else p.name
+        name = p.stem if p.suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".gz") else p.name
+        return name if mode in (None, "official") else f"{name}-{mode}"
 
     if not OmegaConf.has_resolver("run_suffix"):
         OmegaConf.register_new_resolver("run_suffix", lambda: f"{os.getpid()}-{secrets.token_hex(3)}", use_cache=True)

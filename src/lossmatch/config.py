@@ -132,7 +132,10 @@ class TrackingConfig(_Section):
     artifact_location: str | None = Field(description="artifact folder of new experiments (local stores)")
     experiment: str | None = Field(description="MLflow experiment; null: lossmatch/<data set>")
     run_name: str | None = Field(description="MLflow run name; null: <loss>-seed<seed>")
-    log_model: bool = Field(description="also log the model with MLflow's keras flavour")
+    log_model: bool = Field(description="log the pyfunc matcher (record pairs in, probability out; servable)")
+    log_keras_model: bool = Field(description="also log the bare Keras network (keras flavour)")
+    # Optional so that configs written before the key existed still validate.
+    tags: dict[str, Any] = Field(default_factory=dict, description="extra MLflow tags of the run, e.g. {comparison: <id>}")
 
 
 class PathsConfig(_Section):
@@ -314,22 +317,35 @@ def _check_model(model: Mapping) -> None:
     if not target:
         raise InputError("model._target_: missing; choose a model with model=<name>")
     option = target.rsplit(".", 1)[-1]
-    fn = _check_signature("model", option, target, _params(model), filled=("n_features", "listwise"))
+    fn = _check_signature("model", option, target, _params(model), filled=("n_features", "listwise", "feature_names"))
     check = getattr(fn, "check_params", None)
     if check is not None:
         check(**_params(model))
 
 
 def _check_similarity(config: RunConfig) -> None:
+    """A hand-written map must parse; an inferred one (``similarity.auto``) is built from the
+    tables in the prepare stage, so only its options and hand-written entries are checked here."""
     from lossmatch.similarity import SimilarityMap
 
-    spec = config.similarity.get("map")
-    if spec is None:
+    node = config.similarity
+    unknown = sorted(set(_params(node)) - {"map", "auto", "auto_options"})
+    if unknown:
+        raise InputError(f"similarity.{unknown[0]}: unknown key; keys: map, auto, auto_options")
+    auto, spec = node.get("auto", False), node.get("map")
+    if not isinstance(auto, bool):
+        raise InputError(f"similarity.auto must be true or false, got {auto!r}")
+    options = node.get("auto_options") or {}
+    bad = sorted(set(options) - {"context", "max_context_cells"}) if isinstance(options, Mapping) else ["?"]
+    if bad:
+        raise InputError(f"similarity.auto_options: unknown option {bad[0]!r}; options: context, max_context_cells")
+    if spec is None and not auto:
         raise InputError(
             f"similarity.map is not set for this data: choose similarity=<name> (one of {', '.join(known_options('similarity'))})"
             " or give similarity.map='{column: [jaro_winkler], left_col~right_col: [exact]}'"
         )
-    SimilarityMap.from_dict(spec)
+    if spec:
+        SimilarityMap.from_dict(spec)
 
 
 def _check_data(data: Mapping) -> None:
@@ -355,7 +371,7 @@ def config_dir():
     return Path(__file__).resolve().parents[2] / "conf"
 
 
-# Options that exist only as placeholders for the user's own columns.
+# Options that stand for "the data's own default", not a map of their own.
 _PLACEHOLDERS = {"similarity": {"csv", "deepmatcher"}}
 
 

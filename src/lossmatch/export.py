@@ -213,7 +213,10 @@ def _read_model(path: Path):
     from lossmatch.runtime import import_keras
 
     keras = import_keras()
-    import lossmatch.losses  # noqa: F401  (registers the custom losses for load_model)
+    # Registers the custom losses and layers (scaling, attribute model) for load_model.
+    import lossmatch.losses  # noqa: F401
+    import lossmatch.model_attribute  # noqa: F401
+    import lossmatch.scaling  # noqa: F401
 
     if not path.is_file():
         raise InputError(f"{path}: missing; an export holds the Keras model")

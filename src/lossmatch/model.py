@@ -9,9 +9,13 @@ ACTIVATIONS = (
     "relu", "gelu", "elu", "selu", "silu", "swish", "tanh", "sigmoid", "softplus", "softsign",
     "leaky_relu", "relu6", "mish", "linear",
 )
+# lossmatch.scaling.SCALINGS, repeated so that checking a config needs no TensorFlow.
+SCALINGS = ("none", "standard", "rank")
 
 
-def check_params(*, hidden_units: Sequence[int] = (64, 32), dropout: float = 0.0, activation: str = "relu") -> None:
+def check_params(
+    *, hidden_units: Sequence[int] = (64, 32), dropout: float = 0.0, activation: str = "relu", scaling: str = "none"
+) -> None:
     """Check ``build_mlp``'s options without importing TensorFlow (the config schema calls this)."""
     if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence) or not hidden_units:
         raise _error(f"model.hidden_units must be a non-empty list of positive integers, got {hidden_units!r}")
@@ -22,6 +26,8 @@ def check_params(*, hidden_units: Sequence[int] = (64, 32), dropout: float = 0.0
         raise _error(f"model.dropout must be a number in [0, 1), got {dropout!r}")
     if activation not in ACTIVATIONS:
         raise _error(f"model.activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    if scaling not in SCALINGS:
+        raise _error(f"model.scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
 
 
 def _error(message: str) -> Exception:
@@ -37,6 +43,7 @@ def build_mlp(
     dropout: float = 0.0,
     activation: str = "relu",
     listwise: bool = False,
+    scaling: str = "none",
 ):
     """A feed-forward matcher whose last layer is a sigmoid probability.
 
@@ -44,13 +51,19 @@ def build_mlp(
     record, shape (lists, list_size, n_features); Dense layers act on the last
     axis, so the same weights score every candidate and the output is
     (lists, list_size): the shape a ranking loss expects.
+
+    ``scaling`` (``none``, ``standard`` or ``rank``) puts a scaling layer first, so the model
+    predicts on raw features; adapt it on the training features before training
+    (``lossmatch.scaling.adapt_scaling``).
     """
     if n_features < 1:
         raise ValueError(f"build_mlp: n_features must be >= 1, got {n_features}")
-    check_params(hidden_units=hidden_units, dropout=dropout, activation=activation)
+    check_params(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling)
     from lossmatch.runtime import import_keras
 
     keras = import_keras()
+    from lossmatch.scaling import scaling_layer, with_scaling
+
     shape = (None, n_features) if listwise else (n_features,)
     inputs = keras.Input(shape=shape, name="features")
     x = inputs
@@ -60,7 +73,7 @@ def build_mlp(
             x = keras.layers.Dropout(float(dropout), name=f"dropout_{i}")(x)
     x = keras.layers.Dense(1, activation="sigmoid", name="match_probability")(x)
     outputs = keras.layers.Reshape((-1,) if listwise else (1,), name="probability")(x)
-    return keras.Model(inputs, outputs, name="lossmatch_mlp")
+    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_mlp"), scaling_layer(scaling))
 
 
 # The config schema finds a builder's TensorFlow-free checks here.

@@ -21,6 +21,7 @@ from lossmatch import sweep, tracking
 from lossmatch.config import validate
 from lossmatch.errors import InputError
 from lossmatch.export import remove_abandoned_exports
+from lossmatch.run_naming import run_identity
 from lossmatch.stages.evaluate import evaluate
 from lossmatch.stages.features import compute_features
 from lossmatch.stages.fit import fit
@@ -43,16 +44,18 @@ def run(cfg, output_dir=None, *, callbacks=()) -> dict:
     tracking.check_store(uri)
     prepared = prepare(config)
     out = run_directory(output_dir)
-    experiment = config.tracking.experiment or f"lossmatch/{prepared.data.name}"
-    experiment_id = tracking.setup_tracking(uri, experiment, config.tracking.artifact_location)
-    remove_abandoned_exports(Path(config.paths.output_dir))
-    run_name = config.tracking.run_name or f"{config.loss_name}-seed{config.seed}"
     trial = sweep.current_trial()
-    with tracking.mlflow_run(run_name, **sweep.run_options(trial)) as active:
+    identity = run_identity(
+        config, data_name=prepared.data.name, root=config.paths.root_dir, extra_tags=config.tracking.tags,
+        **sweep.identity(trial),
+    )
+    experiment_id = tracking.setup_tracking(uri, identity.experiment_name, config.tracking.artifact_location)
+    remove_abandoned_exports(Path(config.paths.output_dir))
+    with tracking.mlflow_run(config.tracking.run_name or identity.run_name, **sweep.run_options(trial)) as active:
         sweep.record(trial, mlflow_run_id=active.info.run_id)
-        start(config, prepared, config.loss_name)
+        start(identity, prepared)
         splits = compute_features(prepared)
-        pruning = sweep.pruning(trial, config, prepared.training, splits["val"])
+        pruning = sweep.pruning(trial)
         fitted = fit(config, prepared.training, splits, [*callbacks, *pruning])
         sweep.stop_if_pruned(pruning)
         evaluation = evaluate(fitted, prepared.training, splits, list_size=config.trainer.list_size)

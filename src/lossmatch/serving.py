@@ -97,11 +97,9 @@ def log_matcher(exported, export_dir: Path, example: pd.DataFrame, name: str = "
     example for the signature without loading the model again.
     """
     import importlib.metadata as md
+    import warnings
 
-    import mlflow
     from mlflow.models import infer_signature
-
-    import lossmatch
 
     # Missing values travel as empty strings, which the similarity map reads as missing.
     example = example.astype(object).where(example.notna(), "").astype(str)
@@ -110,6 +108,17 @@ def log_matcher(exported, export_dir: Path, example: pd.DataFrame, name: str = "
     signature = infer_signature(example, probe.predict(None, example))
     # Pinned requirements skip MLflow's slow import scanning.
     requirements = [f"{d}=={md.version(d)}" for d in _REQUIREMENTS if _installed(d)]
+    with warnings.catch_warnings():
+        # MLflow asks for type hints on predict; the explicit signature below is the schema.
+        warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
+        _log(name, export_dir, signature, example, requirements)
+
+
+def _log(name, export_dir, signature, example, requirements) -> None:
+    import mlflow
+
+    import lossmatch
+
     mlflow.pyfunc.log_model(
         name=name,
         # Models from code: MLflow runs serving_model.py at load time instead of unpickling an object.

@@ -25,6 +25,11 @@ def run_options(trial) -> dict:
     return {"parent_run_id": trial.mlflow_parent_run_id, "tags": trial.mlflow_tags()}
 
 
+def identity(trial) -> dict:
+    """``run_naming.run_identity`` options: the study and trial tags of a sweep's run."""
+    return {} if trial is None else {"study": trial.study_name, "trial": trial.number}
+
+
 def record(trial, **attrs) -> None:
     """Figures of this run on the trial (``test_f1`` is recorded, never optimised)."""
     if trial is not None:
@@ -32,13 +37,13 @@ def record(trial, **attrs) -> None:
             trial.set_user_attr(key, value)
 
 
-def pruning(trial, config, training, val) -> list:
+def pruning(trial) -> list:
     """The Keras callback that reports validation F1 per epoch to the trial ([] outside a sweep)."""
     if trial is None:
         return []
     from lossmatch.callbacks import TrialPruning
 
-    return [TrialPruning(trial, training, val, listwise=config.listwise, list_size=config.trainer.list_size)]
+    return [TrialPruning(trial)]
 
 
 def stop_if_pruned(callbacks) -> None:

@@ -4,15 +4,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MAGELLAN, MAGELLAN_MISSING
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from lossmatch.data import DeepMatcherSource
 from lossmatch.errors import InputError
 
-BEER = Path("/work/shared/data/magellan/Structured-Beer")
+BEER = MAGELLAN / "Structured-Beer"
 CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
-needs_beer = pytest.mark.skipif(not BEER.is_dir(), reason=f"benchmark copy not found: {BEER}")
+needs_beer = pytest.mark.skipif(not BEER.is_dir(), reason=f"Structured-Beer missing: {MAGELLAN_MISSING}")
 
 
 @needs_beer
@@ -84,5 +85,80 @@ def test_bad_sets(tmp_path, overrides, expected):
 
 
 def test_missing_directory(tmp_path):
-    with pytest.raises(InputError, match="data.path: directory not found"):
+    with pytest.raises(InputError) as err:
         DeepMatcherSource(path=str(tmp_path / "nope")).load()
+    assert str(err.value) == f"data.path: directory not found: {tmp_path / 'nope'}"
+
+
+# ---- pairs=blocked: the set as two tables, blocked, split by entity ----
+
+BLOCKED_SET = {
+    "tableA.csv": "id,name,city\n0,alpha,x\n1,beta,y\n2,gamma,x\n3,delta,z\n",
+    "tableB.csv": "id,name,city\n0,alpha,x\n1,betta,y\n2,gamma,x\n3,epsilon,z\n4,zeta,y\n",
+    "train.csv": "ltable_id,rtable_id,label\n0,0,1\n1,3,0\n",
+    "valid.csv": "ltable_id,rtable_id,label\n1,1,1\n2,0,0\n",
+    # (1, 1) is a match in valid.csv and a non-match here: labelled 1 anywhere means a match.
+    "test.csv": "ltable_id,rtable_id,label\n2,2,1\n1,1,0\n",
+}
+
+
+def _blocked_set(tmp_path):
+    return _write_set(tmp_path / "tiny", **BLOCKED_SET)
+
+
+def test_blocked_mode_matches_are_the_positives_of_all_files(tmp_path):
+    source = DeepMatcherSource(path=str(_blocked_set(tmp_path)), pairs="blocked")
+    data = source.load()
+    # No official pairs: the trainer blocks and splits by entity.
+    assert data.labelled_pairs is None and data.name == "tiny-blocked"
+    # Label-1 pairs of train, valid and test: (0,0), (1,1), (2,2), as row positions.
+    assert data.matches.values.tolist() == [[0, 0], [1, 1], [2, 2]]
+    # Tiny tables: the generic default compares every pair; the split defaults to 0.2 / 0.2.
+    assert source.blocking == [{"method": "full"}]
+    assert source.split == {"val": 0.2, "test": 0.2}
+
+
+def test_blocked_mode_uses_and_checks_given_rules(tmp_path):
+    root = str(_blocked_set(tmp_path))
+    source = DeepMatcherSource(path=root, pairs="blocked", blocking=[{"method": "block", True: "city"}])
+    source.load()
+    assert source.blocking == [{"method": "block", "left_on": ["city"], "right_on": ["city"]}]
+    with pytest.raises(InputError, match=r"data.blocking\[0\] \(left table\): column 'title' not found"):
+        DeepMatcherSource(path=root, pairs="blocked", blocking=[{"method": "block", "on": "title"}]).load()
+
+
+def test_blocked_mode_through_the_pipeline_preparation(tmp_path, compose_cfg):
+    from lossmatch.pipeline import prepare
+
+    root = _blocked_set(tmp_path)
+    cfg = compose_cfg(
+        ["data=deepmatcher", "data.pairs=blocked", f"data.path={root}", "similarity.map={name: [jaro_winkler]}", "seed=1"]
+    )
+    prepared = prepare(cfg)
+    # Every pair of 4 x 5 records is a candidate and all 3 matches are among them.
+    assert (prepared.n_candidates, prepared.completeness) == (20, 1.0)
+    # Pairs are split by entity: a match's two records always share a split.
+    kept = sum(len(p) for p in prepared.pairs.values())
+    assert kept < 20 and sum(prepared.missed.values()) == 0
+
+
+def test_default_blocking_of_large_tables_sorts_on_the_first_attribute():
+    from lossmatch.data.deepmatcher import default_blocking
+
+    left = pd.DataFrame({"id": range(2000), "title": "a", "price": 1.0})
+    right = pd.DataFrame({"id": range(1501), "title": "a", "price": 1.0})
+    # 2,000 x 1,501 = 3,002,000 pairs, above the 3 M limit for comparing every pair.
+    assert default_blocking(left, right) == [{"method": "sortedneighbourhood", "on": "title", "window": 21}]
+    assert default_blocking(left, right.iloc[:1500]) == [{"method": "full"}]
+
+
+def test_blocked_mode_sample_keeps_tables_consistent(tmp_path):
+    data = DeepMatcherSource(path=str(_blocked_set(tmp_path)), pairs="blocked", sample=2, seed=0).load()
+    assert len(data.left) == 2
+    # Every match refers to kept rows.
+    assert data.matches["left"].max() < 2 and data.matches["right"].max() < len(data.right)
+
+
+def test_unknown_pairs_mode(tmp_path):
+    with pytest.raises(InputError, match="data.pairs: expected one of official, blocked, got 'all'"):
+        DeepMatcherSource(path=str(_blocked_set(tmp_path)), pairs="all").load()

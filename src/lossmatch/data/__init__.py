@@ -8,5 +8,6 @@ from lossmatch.data.base import MatchingData
 from lossmatch.data.csv import CsvSource
 from lossmatch.data.deepmatcher import DeepMatcherSource
 from lossmatch.data.febrl4 import Febrl4Source
+from lossmatch.data.synthetic import SyntheticSource
 
-__all__ = ["CsvSource", "DeepMatcherSource", "Febrl4Source", "MatchingData"]
+__all__ = ["CsvSource", "DeepMatcherSource", "Febrl4Source", "MatchingData", "SyntheticSource"]

@@ -1,9 +1,17 @@
-"""Benchmark sets in the DeepMatcher directory format, with their official splits.
+"""Benchmark sets in the DeepMatcher directory format: official pairs, or blocked tables.
 
 A directory holds ``tableA.csv`` (left) and ``tableB.csv`` (right), each with an
 ``id`` column, and ``train.csv``, ``valid.csv``, ``test.csv`` with columns
-``ltable_id, rtable_id, label``. The labelled pairs are kept as given (no blocking,
-no resplitting), so results compare with published ones.
+``ltable_id, rtable_id, label``. Two ways to use it (``data.pairs``):
+
+- ``official`` (default): the labelled pairs are kept as given (no blocking, no
+  resplitting), so results compare with published ones. Those pair files are
+  pre-sampled (9-24 % matches), far from the imbalance of real matching.
+- ``blocked``: the set as a table-to-table task. Candidate pairs come from blocking
+  over the whole tableA x tableB (``data.blocking``), the matches are the label-1
+  pairs of all three files and every other pair counts as a non-match, and the split
+  is by entity as for CSV data. A pair labelled 1 in one file and 0 in another is a
+  match. Without rules, :func:`default_blocking` is used.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lossmatch import blocking as _blocking
 from lossmatch.data.base import (
+    DEFAULT_SPLIT,
     DataSource,
     MatchingData,
     matches_frame,
@@ -21,6 +31,7 @@ from lossmatch.data.base import (
     read_csv,
     read_table,
     resolve_path,
+    sample_tables,
 )
 from lossmatch.data.checks import check_columns, check_matches_known, check_not_empty
 from lossmatch.errors import InputError
@@ -29,6 +40,29 @@ ID = "id"
 PAIR_COLUMNS = ["ltable_id", "rtable_id", "label"]
 # Our split name -> the file DeepMatcher uses for it.
 SPLIT_FILES = {"train": "train.csv", "val": "valid.csv", "test": "test.csv"}
+PAIRS = ("official", "blocked")
+# Blocked mode without rules: every pair up to this many, else sorted neighbourhood.
+FULL_PAIRS_LIMIT = 3_000_000
+SORTED_NEIGHBOURHOOD_WINDOW = 21
+
+
+def default_blocking(left: pd.DataFrame, right: pd.DataFrame) -> list[dict]:
+    """Generic blocking rules for any DeepMatcher set (used by ``pairs=blocked`` without ``data.blocking``).
+
+    Every pair (``full``) when tableA x tableB has at most :data:`FULL_PAIRS_LIMIT` pairs:
+    complete by construction, and the realistic imbalance (about 1 match in 1,000-2,500
+    pairs on the development sets). Larger sets: sorted neighbourhood (window
+    :data:`SORTED_NEIGHBOURHOOD_WINDOW`) on the first attribute column, which in these
+    sets is the name or title. Rules depend only on the tables' sizes and column order,
+    never on labels. A word-level ``token`` rule would suit titles better than sorted
+    neighbourhood (which misses matches whose first words differ); see the README.
+    """
+    if len(left) * len(right) <= FULL_PAIRS_LIMIT:
+        return [{"method": "full"}]
+    attributes = [c for c in left.columns if c != ID]
+    if not attributes:
+        raise InputError(f"data.blocking: tableA has no column besides {ID!r} to block on; set data.blocking")
+    return [{"method": "sortedneighbourhood", "on": attributes[0], "window": SORTED_NEIGHBOURHOOD_WINDOW}]
 
 
 class DeepMatcherSource(DataSource):
@@ -37,26 +71,48 @@ class DeepMatcherSource(DataSource):
     Args:
         path: the directory (relative to the directory the program was started in).
         encoding: text encoding of the five files.
-        sample: ``None``, or keep ``n`` random pairs of each split (and only the
-            records they use) for fast runs.
+        pairs: ``official`` (the labelled pairs and splits as given) or ``blocked``
+            (blocking over tableA x tableB, split by entity; see the module docstring).
+        sample: ``None``, or for fast runs keep ``n`` random pairs of each split (and
+            only the records they use); with ``pairs=blocked``, ``n`` random tableA
+            records and their matches, as for CSV data.
         seed: seed of the sample.
-        blocking, split: accepted so every ``conf/data`` file has the same keys;
-            the official pairs and splits are used instead, so leave them null.
-        name: dataset name in results; defaults to the directory's name.
+        blocking: with ``pairs=blocked``, the rules (``None``: :func:`default_blocking`);
+            ignored for official pairs.
+        split: with ``pairs=blocked``, ``{val, test}`` fractions of entities (``None``:
+            0.2 each); ignored for official pairs, whose splits are given.
+        name: dataset name in results; defaults to the directory's name, plus
+            ``-blocked`` with ``pairs=blocked`` (a different task, so other experiments).
     """
 
     def __init__(
-        self, *, path, encoding="utf-8", sample=None, seed=0, blocking=None, split=None, name=None
+        self,
+        *,
+        path,
+        pairs="official",
+        encoding="utf-8",
+        sample=None,
+        seed=0,
+        blocking=None,
+        split=None,
+        name=None,
     ):
+        blocked = pairs == "blocked"
         super().__init__(
-            name=name or Path(str(path)).name,
+            name=name or Path(str(path)).name + ("-blocked" if blocked else ""),
             sample=sample,
             seed=seed,
             blocking=blocking,
-            split=split,
+            split=(DEFAULT_SPLIT if split is None else split) if blocked else split,
         )
         self.path = path
+        self.pairs = pairs
         self.encoding = encoding
+
+    def validate(self) -> None:
+        if self.pairs not in PAIRS:
+            raise InputError(f"data.pairs: expected one of {', '.join(PAIRS)}, got {self.pairs!r}")
+        super().validate()
 
     def load(self) -> MatchingData:
         self.validate()
@@ -67,7 +123,24 @@ class DeepMatcherSource(DataSource):
         left = read_table(paths["left"], "data.path", id_column=ID, encoding=self.encoding)
         right = read_table(paths["right"], "data.path", id_column=ID, encoding=self.encoding)
         raw = {s: self._read_pairs(paths[s], left, right) for s in SPLIT_FILES}
+        if self.pairs == "blocked":
+            left, right, matches = self._blocked(left, right, raw)
+            labelled = None
+        else:
+            left, right, matches, labelled = self._official(left, right, raw)
+        return MatchingData(
+            name=self.name,
+            left=left,
+            right=right,
+            id_left=ID,
+            id_right=ID,
+            matches=matches,
+            labelled_pairs=labelled,
+            files={k: str(p) for k, p in paths.items()},
+        )
 
+    def _official(self, left, right, raw: dict[str, pd.DataFrame]):
+        """The labelled pairs as given (a sample of them with ``sample``); matches are their label-1 pairs."""
         if self.sample is not None:
             rng = np.random.default_rng(self.seed)
             raw = {
@@ -91,16 +164,19 @@ class DeepMatcherSource(DataSource):
             for s, df in raw.items()
         }
         positives = pd.concat([df[df["label"] == 1] for df in labelled.values()])
-        return MatchingData(
-            name=self.name,
-            left=left,
-            right=right,
-            id_left=ID,
-            id_right=ID,
-            matches=matches_frame(positives["left"], positives["right"]),
-            labelled_pairs=labelled,
-            files={k: str(p) for k, p in paths.items()},
-        )
+        return left, right, matches_frame(positives["left"], positives["right"]), labelled
+
+    def _blocked(self, left, right, raw: dict[str, pd.DataFrame]):
+        """Table-to-table data: the label-1 pairs of all three files are the matches."""
+        positives = pd.concat([df[df["label"] == 1] for df in raw.values()])
+        matches = matches_frame(positions(left[ID], positives["ltable_id"]), positions(right[ID], positives["rtable_id"]))
+        if self.blocking is None:
+            self.blocking = _blocking.validate_rules(default_blocking(left, right), left, right)
+        else:
+            _blocking.validate_rules(self.blocking, left, right)
+        if self.sample is not None:
+            left, right, matches = sample_tables(left, right, matches, self.sample, self.seed)
+        return left, right, matches
 
     def _read_pairs(self, path, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
         where = f"data.path ({path})"

@@ -26,7 +26,7 @@ from rapidfuzz import distance, fuzz, process
 from lossmatch.errors import InputError
 from lossmatch.similarity.tfidf import binary_token_vectors, rowwise_dot, tfidf_vectors
 
-__all__ = ["ColumnValues", "Similarity", "available_similarities", "get_similarity", "register"]
+__all__ = ["ColumnValues", "Similarity", "available_similarities", "column_texts", "get_similarity", "register"]
 
 
 # ----------------------------------------------------------------------------- column values
@@ -85,6 +85,11 @@ class _Side:
         return per_unique[self.codes]
 
 
+def column_texts(column: pd.Series) -> np.ndarray:
+    """Each cell of ``column`` as stripped text, "" where missing (object array, row order)."""
+    return _Side(column).text
+
+
 class ColumnValues:
     """One left and one right column, prepared once and shared by all similarities of the pair.
 
@@ -97,6 +102,7 @@ class ColumnValues:
         left_numbers, right_numbers: floats, NaN when missing or unparsable.
         left_codes, right_codes: codes into ``vocabulary`` (-1 when missing).
         vocabulary: the distinct non-missing strings of *both full columns*.
+        left_table_codes, right_table_codes: the same codes for every row of the full columns.
     """
 
     def __init__(self, left: pd.Series, right: pd.Series, left_pos: np.ndarray, right_pos: np.ndarray):
@@ -106,6 +112,16 @@ class ColumnValues:
 
     def __len__(self) -> int:
         return len(self.left_pos)
+
+    @property
+    def left_missing(self) -> np.ndarray:
+        """bool per pair: the left value is missing."""
+        return self._left.missing[self.left_pos]
+
+    @property
+    def right_missing(self) -> np.ndarray:
+        """bool per pair: the right value is missing."""
+        return self._right.missing[self.right_pos]
 
     @cached_property
     def left_texts(self) -> list[str]:
@@ -125,7 +141,7 @@ class ColumnValues:
         return self._right.number[self.right_pos]
 
     @cached_property
-    def _union_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _unique_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Factorise the distinct values of both sides together, so equal strings share a code.
         both = np.concatenate([self._left.unique_text, self._right.unique_text])
         codes, vocabulary = pd.factorize(both)
@@ -135,9 +151,24 @@ class ColumnValues:
         renumber = np.where(present, np.cumsum(present) - 1, -1)
         codes = renumber[codes]
         n_left = len(self._left.unique_text)
-        left = codes[:n_left][self._left.codes[self.left_pos]]
-        right = codes[n_left:][self._right.codes[self.right_pos]]
-        return left, right, vocabulary[present]
+        return codes[:n_left], codes[n_left:], vocabulary[present]
+
+    @cached_property
+    def _union_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        left_unique, right_unique, vocabulary = self._unique_codes
+        left = left_unique[self._left.codes[self.left_pos]]
+        right = right_unique[self._right.codes[self.right_pos]]
+        return left, right, vocabulary
+
+    @property
+    def left_table_codes(self) -> np.ndarray:
+        """Codes into ``vocabulary`` of every row of the *whole* left column (-1 when missing)."""
+        return self._unique_codes[0][self._left.codes]
+
+    @property
+    def right_table_codes(self) -> np.ndarray:
+        """Codes into ``vocabulary`` of every row of the *whole* right column (-1 when missing)."""
+        return self._unique_codes[1][self._right.codes]
 
     @property
     def left_codes(self) -> np.ndarray:
@@ -166,6 +197,12 @@ class Similarity:
         check: validates the full parameter dict, raising ``InputError``.
         numeric: True if it parses numbers (an unparsable value then counts as missing).
         doc: one line shown in error messages and docs.
+        vectors: for similarities that compare sparse vectors of the values:
+            ``vectors(values, **params) -> (matrix, measure)``, one row per entry of
+            ``values.vocabulary`` and a measure of ``lossmatch.similarity.tfidf.MEASURES``. It is
+            what lets a map entry score a record against the whole other table (``context``).
+        indicator: True for flags about the values themselves (``missing_left``): the map keeps
+            their score where a value is missing instead of setting it to 0.
     """
 
     name: str
@@ -174,6 +211,8 @@ class Similarity:
     check: Callable[[dict[str, Any]], None] | None = None
     numeric: bool = False
     doc: str = ""
+    vectors: Callable[..., tuple[Any, str]] | None = None
+    indicator: bool = False
 
     def resolve_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Defaults filled in, unknown or missing parameters rejected, values checked."""
@@ -328,6 +367,18 @@ def _token_jaccard(values: ColumnValues, **_) -> np.ndarray:
     return score.astype(np.float32)
 
 
+def _tfidf_vectors(analyzer: str) -> Callable[..., tuple[Any, str]]:
+    def vectors(values: ColumnValues, *, ngram_range, lowercase, sublinear_tf, **_):
+        return tfidf_vectors(values.vocabulary, analyzer=analyzer, ngram_range=tuple(ngram_range),
+                             lowercase=lowercase, sublinear_tf=sublinear_tf), "cosine"
+
+    return vectors
+
+
+def _token_vectors(values: ColumnValues, **_) -> tuple[Any, str]:
+    return binary_token_vectors(values.vocabulary), "jaccard"
+
+
 def _tfidf(analyzer: str) -> Callable[..., np.ndarray]:
     def compute(values: ColumnValues, *, ngram_range, lowercase, sublinear_tf, **_):
         vectors = tfidf_vectors(values.vocabulary, analyzer=analyzer, ngram_range=tuple(ngram_range),
@@ -350,11 +401,11 @@ def _check_tfidf(params: dict[str, Any]) -> None:
             raise InputError(f"{key} must be true or false, got {params[key]!r}.")
 
 
-register(Similarity("token_jaccard", _token_jaccard,
+register(Similarity("token_jaccard", _token_jaccard, vectors=_token_vectors,
                     doc="|A & B| / |A | B| over sets of whitespace-separated tokens"))
-register(Similarity("tfidf_char", _tfidf("char_wb"),
+register(Similarity("tfidf_char", _tfidf("char_wb"), vectors=_tfidf_vectors("char_wb"),
                     defaults={"ngram_range": [2, 4], "lowercase": True, "sublinear_tf": False},
                     check=_check_tfidf, doc="TF-IDF cosine over character n-grams"))
-register(Similarity("tfidf_word", _tfidf("word"),
+register(Similarity("tfidf_word", _tfidf("word"), vectors=_tfidf_vectors("word"),
                     defaults={"ngram_range": [1, 1], "lowercase": True, "sublinear_tf": False},
                     check=_check_tfidf, doc="TF-IDF cosine over words"))

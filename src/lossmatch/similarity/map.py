@@ -8,6 +8,18 @@ A map is a plain mapping, so it can live in YAML or JSON (``conf/similarity/*.ya
 Features, in map order: for each column pair, one score per listed similarity, then the
 pair's missing indicator ``left~right:missing``.
 
+Whole records and table context::
+
+    "*": [tfidf_word, {name: tfidf_char, context: true}, code_jaccard]   # record against record
+    brand~*: [token_overlap]        # the left brand found anywhere in the right record
+
+``*`` on a side of a key stands for the whole record of that side: the values of all the
+columns that the map names on that side (other keys, in map order), joined by spaces. It finds
+values misplaced into another attribute (a brand moved into the title) and compares long
+records as one text. ``context: true`` on a vector similarity (TF-IDF, token Jaccard, token and
+code overlap) adds three table-context features after its score, ``...:<similarity>:margin_left``,
+``:margin_right`` and ``:mutual_best`` (see ``context.py``), computed against the whole other table.
+
 Missing values: None, NaN and strings that are blank after stripping are missing; for a
 column pair with a numeric similarity, a value that does not parse as a number is missing too.
 A similarity whose input is missing on either side scores 0, and the pair's ``:missing``
@@ -27,7 +39,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lossmatch.errors import InputError
-from lossmatch.similarity.functions import ColumnValues, Similarity, get_similarity
+from lossmatch.similarity.context import CONTEXT_FEATURES, context_features
+from lossmatch.similarity.functions import (
+    ColumnValues,
+    Similarity,
+    available_similarities,
+    get_similarity,
+)
+from lossmatch.similarity.record import RECORD, record_text
+from lossmatch.similarity.tfidf import pair_scores
 
 __all__ = ["SimilarityMap"]
 
@@ -63,6 +83,7 @@ class _Entry:
     similarity: Similarity
     params: dict[str, Any]  # as given (for to_dict)
     resolved: dict[str, Any]  # defaults filled in (for compute)
+    context: bool = False  # add the table-context features (not part of the label)
 
     @property
     def label(self) -> str:
@@ -72,11 +93,18 @@ class _Entry:
         args = ",".join(f"{k}={_format_value(v)}" for k, v in sorted(self.params.items()))
         return f"{self.similarity.name}({args})"
 
+    @property
+    def suffixes(self) -> list[str]:
+        """The feature-name suffixes of this entry: its score, then any table-context features."""
+        return [self.label] + ([f"{self.label}:{c}" for c in CONTEXT_FEATURES] if self.context else [])
+
     def to_plain(self) -> str | dict[str, Any]:
-        return {"name": self.similarity.name, **self.params} if self.params else self.similarity.name
+        options = {**self.params, **({"context": True} if self.context else {})}
+        return {"name": self.similarity.name, **options} if options else self.similarity.name
 
 
 def _parse_key(key: Any) -> tuple[str, str]:
+    """'col' -> (col, col); 'left~right' -> (left, right); '*' (the whole record) may stand on either side."""
     if not isinstance(key, str) or not key.strip():
         raise InputError(f"Similarity map key {key!r} must be a column name or 'left_column~right_column'.")
     parts = [p.strip() for p in key.split("~")]
@@ -93,7 +121,7 @@ def _parse_entry(key: str, entry: Any) -> _Entry:
     elif isinstance(entry, Mapping):
         if "name" not in entry:
             raise InputError(f"Similarity map entry {entry!r} under {key!r} needs a 'name'.")
-        params = {k: v for k, v in entry.items() if k != "name"}
+        params = {k: v for k, v in entry.items() if k not in ("name", "context")}
         name = entry["name"]
     else:
         raise InputError(f"Similarity map entry {entry!r} under {key!r} must be a name or a dict with 'name'.")
@@ -102,7 +130,14 @@ def _parse_entry(key: str, entry: Any) -> _Entry:
         resolved = similarity.resolve_params(params)
     except InputError as err:
         raise InputError(f"In similarity map key {key!r}: {err}") from None
-    return _Entry(similarity, params, resolved)
+    context = entry.get("context", False) if isinstance(entry, Mapping) else False
+    if not isinstance(context, bool):
+        raise InputError(f"In similarity map key {key!r}: context must be true or false, got {context!r}.")
+    if context and similarity.vectors is None:
+        vector = ", ".join(n for n in available_similarities() if get_similarity(n).vectors is not None)
+        raise InputError(f"In similarity map key {key!r}: context needs a vector similarity ({vector}), "
+                         f"not {name!r}.")
+    return _Entry(similarity, params, resolved, context)
 
 
 class SimilarityMap:
@@ -116,7 +151,7 @@ class SimilarityMap:
         InputError: empty map, bad key, unknown similarity, bad parameter or duplicate.
     """
 
-    def __init__(self, map: Mapping[str, Sequence[str | Mapping[str, Any]]]):  # noqa: A002 (Hydra kwarg)
+    def __init__(self, map: Mapping[str, Sequence[str | Mapping[str, Any]]]):
         spec = _to_plain(map)
         # Unwrap {map: ...} (the conf file layout; Hydra's _target_/_convert_ may sit beside it).
         # A list under "map" is a column called "map", not the wrapper.
@@ -145,6 +180,10 @@ class SimilarityMap:
                 raise InputError(f"Similarity map key {key!r} lists {duplicates} more than once.")
             self._pairs.append(pair)
             self._entries.append(parsed)
+        for side, name in ((0, "left"), (1, "right")):
+            if any(pair[side] == RECORD for pair in self._pairs) and not self._record_columns(side):
+                raise InputError(f"Similarity map key '*' stands for the {name} record, the {name} columns that "
+                                 f"other keys name, but no key names a {name} column.")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SimilarityMap:
@@ -162,19 +201,25 @@ class SimilarityMap:
     def column_pairs(self) -> list[tuple[str, str]]:
         return list(self._pairs)
 
+    def _record_columns(self, side: int) -> list[str]:
+        return list(dict.fromkeys(pair[side] for pair in self._pairs if pair[side] != RECORD))
+
     @property
     def left_columns(self) -> list[str]:
-        return list(dict.fromkeys(left for left, _ in self._pairs))
+        """Columns read from the left table (``*`` is the record they form)."""
+        return self._record_columns(0)
 
     @property
     def right_columns(self) -> list[str]:
-        return list(dict.fromkeys(right for _, right in self._pairs))
+        """Columns read from the right table (``*`` is the record they form)."""
+        return self._record_columns(1)
 
     @property
     def feature_names(self) -> list[str]:
         names = []
         for (left, right), entries in zip(self._pairs, self._entries):
-            names += [f"{left}~{right}:{e.label}" for e in entries] + [f"{left}~{right}:missing"]
+            names += [f"{left}~{right}:{suffix}" for e in entries for suffix in e.suffixes]
+            names.append(f"{left}~{right}:missing")
         return names
 
     def __eq__(self, other: object) -> bool:
@@ -197,6 +242,8 @@ class SimilarityMap:
         for side, frame, table in ((0, left_df, left_name), (1, right_df, right_name)):
             for pair in self._pairs:
                 column = pair[side]
+                if column == RECORD:
+                    continue
                 count = int((frame.columns == column).sum())
                 if count == 0:
                     available = ", ".join(map(str, frame.columns))
@@ -228,22 +275,43 @@ class SimilarityMap:
         out = np.empty((n, len(self.feature_names)), dtype=np.float32)
         show = (n >= PROGRESS_MIN_PAIRS) if progress is None else bool(progress)
         total = n * sum(len(e) for e in self._entries)
+        records: dict[int, pd.Series] = {}
+
+        def column_of(side: int, frame: pd.DataFrame, name: str) -> pd.Series:
+            if name != RECORD:
+                return frame[name]
+            if side not in records:  # built once per side, over the whole table
+                records[side] = record_text(frame, self._record_columns(side))
+            return records[side]
+
         with tqdm(total=total, disable=not show, file=sys.stderr, desc="similarities", unit="score",
                   unit_scale=True) as bar:
             column = 0
             for (left, right), entries in zip(self._pairs, self._entries):
-                values = ColumnValues(left_df[left], right_df[right], lp, rp)
+                values = ColumnValues(column_of(0, left_df, left), column_of(1, right_df, right), lp, rp)
                 any_missing = values.missing
                 for entry in entries:
-                    score = entry.similarity.compute(values, workers=workers, **entry.resolved)
+                    context = None
+                    if entry.context:
+                        # One set of vectors for the pair scores and the whole-table context.
+                        matrix, measure = entry.similarity.vectors(values, **entry.resolved)
+                        score = pair_scores(matrix, measure, np.maximum(values.left_codes, 0),
+                                            np.maximum(values.right_codes, 0)).astype(np.float32)
+                        context = context_features(matrix, measure, values, score)
+                    else:
+                        score = entry.similarity.compute(values, workers=workers, **entry.resolved)
                     missing = values.missing
                     if entry.similarity.numeric:
                         # Unparsable counts as missing for numeric similarities ("" parses to NaN too).
                         missing = np.isnan(values.left_numbers) | np.isnan(values.right_numbers)
                         any_missing = any_missing | missing
-                    score[missing] = 0.0
+                    if not entry.similarity.indicator:
+                        score[missing] = 0.0
                     out[:, column] = score
                     column += 1
+                    if context is not None:
+                        out[:, column:column + context.shape[1]] = context
+                        column += context.shape[1]
                     bar.update(n)
                 out[:, column] = any_missing
                 column += 1

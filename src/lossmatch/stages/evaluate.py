@@ -37,7 +37,10 @@ def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData]
     threshold = choose_threshold(splits["val"], probabilities["val"])
     metrics = {}
     for s in SPLITS:
-        metrics[s] = M.evaluate(splits[s].y, probabilities[s], threshold, missed_matches=splits[s].missed_matches)
+        missed = splits[s].missed_matches
+        metrics[s] = M.evaluate(splits[s].y, probabilities[s], threshold, missed_matches=missed)
+        # Threshold-free and calibration figures: PR-AUC, log loss, Brier score, ECE.
+        metrics[s].update(M.probability_scores(splits[s].y, probabilities[s], missed_matches=missed))
         metrics[s]["loss"] = training.loss_value(
             fitted.model, splits[s], outputs=outputs[s], listwise=fitted.listwise, list_size=list_size
         )

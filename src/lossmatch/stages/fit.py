@@ -48,14 +48,13 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
     """Train the configured model with the configured loss; ``callbacks`` are added to Keras'."""
     from hydra.utils import instantiate
 
-    from lossmatch.callbacks import MlflowEpochLogger
+    from lossmatch.callbacks import MlflowEpochLogger, ValidationF1
     from lossmatch.runtime import seed_everything
 
     seed_everything(config.seed)  # same config and seed, same numbers on CPU
     loss_name, loss = build_loss(config.loss)
     listwise = bool(getattr(loss, "expects_lists", False))
-    n_features = splits["train"].X.shape[1]
-    model = instantiate(config.model, n_features=n_features, listwise=listwise, _convert_="all")
+    model = build_model(config.model, training, splits["train"].X, listwise=listwise)
     tr = config.trainer
     started = time.perf_counter()
     result = training.fit(
@@ -66,9 +65,32 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
         validation_weight_smoothing=tr.validation_weight_smoothing,
         early_stopping_patience=tr.early_stopping_patience, list_size=tr.list_size, seed=config.seed,
         steps_per_execution=tr.steps_per_execution,
-        callbacks=[MlflowEpochLogger(), *callbacks], verbose=keras_verbose(tr.verbose),
+        # ValidationF1 first: it adds val_f1 to the epoch logs the others read.
+        callbacks=[ValidationF1(training, splits["val"], listwise=listwise, list_size=tr.list_size),
+                   MlflowEpochLogger(), *callbacks],
+        verbose=keras_verbose(tr.verbose),
     )
     return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
+
+
+def build_model(model_cfg: Mapping, training: Training, X_train, *, listwise: bool):
+    """The configured network for these features, its scaling layer adapted on the training split.
+
+    Builders that group features by map key (the attribute model) also get the feature names.
+    """
+    import inspect
+
+    from hydra.utils import get_object, instantiate
+
+    from lossmatch.scaling import adapt_scaling
+
+    accepted = inspect.signature(get_object(model_cfg["_target_"])).parameters
+    if listwise and "listwise" not in accepted:
+        raise InputError(f"model._target_={model_cfg['_target_']} cannot score candidate lists; use model=mlp with this loss")
+    extra = {"n_features": X_train.shape[1], "listwise": listwise, "feature_names": list(training.similarity_map.feature_names)}
+    model = instantiate(model_cfg, **{k: v for k, v in extra.items() if k in accepted}, _convert_="all")
+    adapt_scaling(model, X_train)  # a no-op without a scaling layer
+    return model
 
 
 def keras_verbose(setting) -> int:

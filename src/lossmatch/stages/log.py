@@ -1,61 +1,37 @@
 """Stage 5, log: what a finished run leaves behind, in MLflow and in its run directory.
 
 MLflow gets readable params (no ``_target_`` paths, no paths of this machine, no secrets),
-tags, the final ``train_*``/``val_*``/``test_*`` metrics, the resolved config, the
-similarity map, ``metrics.csv``/``metrics.json``, plots, the export and the Keras model.
-The run directory gets ``metrics.csv``, ``metrics.json`` and ``export/``.
+tags, the final ``train_*``/``val_*``/``test_*`` metrics (F1, precision, recall, MCC,
+PR-AUC, log loss, Brier score, calibration error, ...), the resolved config,
+``metrics.csv``/``metrics.json``, the validation and test predictions, plots, the export,
+the pyfunc ``matcher`` and the Keras model. The run directory gets ``metrics.csv``,
+``metrics.json`` and ``export/``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from lossmatch import tracking
 from lossmatch.common import SPLITS
+from lossmatch.run_naming import RunIdentity
 from lossmatch.stages.evaluate import Evaluation
 from lossmatch.stages.fit import Fitted
 from lossmatch.stages.prepare import Prepared
 from lossmatch.training import SplitData, Training
 
-# Config sections that describe this machine or the store itself, not the experiment.
-_NOT_PARAMS = {"paths", "debug", "hydra"}
-_STORE_KEYS = {"uri", "artifact_location"}
+def start(identity: RunIdentity, prepared: Prepared) -> None:
+    """What a run records as soon as it opens (so that a failed run still shows its settings).
 
-
-def run_params(config, data_name: str) -> dict[str, str]:
-    """The run's params as the MLflow compare view should show them.
-
-    Group choices by name (``loss.name``, ``data.name``) and their settings, without
-    ``_target_`` import paths; no folder of this machine (``paths.*``, the store, absolute
-    file paths are reduced to their file name).
+    ``identity`` (``lossmatch.run_naming.run_identity``) holds readable params (no
+    ``_target_`` paths, no folders of this machine, no secrets) and the tags.
     """
-    raw = config.model_dump()
-    params = {k: v for k, v in raw.items() if k not in _NOT_PARAMS}
-    params["tracking"] = {k: v for k, v in raw["tracking"].items() if k not in _STORE_KEYS}
-    params["data"] = {"name": data_name, **_without_targets(raw["data"])}
-    for group in ("similarity", "model", "loss"):
-        params[group] = _without_targets(raw[group])
-    params["model"] = {"name": str(raw["model"].get("_target_", "")).rsplit(".", 1)[-1], **params["model"]}
-    return {k: _no_abs_path(v) for k, v in tracking.flatten(params).items()}
-
-
-def _without_targets(node: Mapping) -> dict:
-    return {k: v for k, v in node.items() if not str(k).startswith("_")}
-
-
-def _no_abs_path(value: str) -> str:
-    return Path(value).name if os.path.isabs(value) and len(value) > 1 else value
-
-
-def start(config, prepared: Prepared, loss_name: str) -> None:
-    """What a run records as soon as it opens (so that a failed run still shows its settings)."""
     import mlflow
 
-    tracking.log_params(run_params(config, prepared.data.name))
-    mlflow.set_tags({"loss": loss_name, "data": prepared.data.name, "seed": str(config.seed)})
+    tracking.log_params(identity.params)
+    mlflow.set_tags(identity.tags)
     if prepared.completeness is not None:
         mlflow.log_metrics(
             {"blocking_pair_completeness": prepared.completeness, "blocking_candidates": prepared.n_candidates}
@@ -85,14 +61,20 @@ def finish(config, config_yaml: str, prepared: Prepared, splits: Mapping[str, Sp
     ev = evaluation.metrics
     Training.evaluate_dataframe(ev["test"], ev["train"], val=ev["val"]).to_csv(out / "metrics.csv", index=False)
     mlflow.log_artifact(str(out / "metrics.csv"))
-    figures = plots.run_figures(splits["val"].y, evaluation.probabilities["val"], evaluation.threshold, fit.history)
+    _log_predictions(prepared, splits, evaluation, out)
+    probs = evaluation.probabilities
+    figures = plots.run_figures(
+        splits["val"].y, probs["val"], evaluation.threshold, fit.history, y_test=splits["test"].y,
+        p_test=probs["test"], missed_val=splits["val"].missed_matches, missed_test=splits["test"].missed_matches,
+    )
     for name, fig in figures.items():
         mlflow.log_figure(fig, f"plots/{name}.png")
         plots.close(fig)
     export_dir = _export(prepared, fitted, evaluation, out, run_info["run_id"])
     if config.tracking.log_model:
-        log_keras_model(fitted.model)
         _log_matcher(prepared, fitted, evaluation, export_dir)
+    if config.tracking.log_keras_model:
+        log_keras_model(fitted.model)
     result = {
         "loss": fitted.loss_name,
         "threshold": evaluation.threshold,
@@ -105,6 +87,28 @@ def finish(config, config_yaml: str, prepared: Prepared, splits: Mapping[str, Sp
         "optimized_metric": config.optimized_metric,
     }
     return result
+
+
+def _log_predictions(prepared: Prepared, splits: Mapping[str, SplitData], evaluation: Evaluation, out: Path) -> None:
+    """``predictions.parquet``: the validation and test pairs (ids), labels and probabilities,
+    for ensembles and precision-recall overlays built later from MLflow alone."""
+    import mlflow
+    import pandas as pd
+
+    training = prepared.training
+    frames = []
+    for s in ("val", "test"):
+        pairs = splits[s].pairs
+        frames.append(pd.DataFrame({
+            "split": s,
+            "left_id": training.df_left[training.id_left].to_numpy()[pairs["left"].to_numpy()],
+            "right_id": training.df_right[training.id_right].to_numpy()[pairs["right"].to_numpy()],
+            "label": splits[s].y.astype("int8"),
+            "probability": evaluation.probabilities[s],
+        }))
+    path = out / "predictions.parquet"
+    pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
+    mlflow.log_artifact(str(path))
 
 
 def _export(prepared: Prepared, fitted: Fitted, evaluation: Evaluation, out: Path, run_id: str) -> Path:

@@ -48,10 +48,14 @@ def prepare(config) -> Prepared:
     from hydra.utils import instantiate
 
     logging.getLogger("recordlinkage").setLevel(logging.WARNING)  # we print our own blocking summary
+    from lossmatch.similarity.auto import resolve_similarity_map
+
     source = instantiate(config.data, _convert_="all")
     data = source.load()
+    # Hand-written, inferred from the tables (similarity.auto), or both; logged and exported alike.
+    similarity_map = resolve_similarity_map(config.similarity, data.left, data.right, ignore=[data.id_left, data.id_right])
     training = Training(
-        config.similarity["map"], data.left, data.right, data.id_left, data.id_right,
+        similarity_map, data.left, data.right, data.id_left, data.id_right,
         # Name the files in messages: a user's own tables are where a column goes missing.
         left_name=f"left table ({data.files['left']})" if "left" in data.files else "left table",
         right_name=f"right table ({data.files['right']})" if "right" in data.files else "right table",

@@ -1,0 +1,118 @@
+"""Input scaling inside the Keras model, so that an exported model predicts on raw similarity features.
+
+Similarity features are far from normal: many sit at exactly 0 or 1, table-context margins
+are small signed numbers, a few are 0/1 flags. A rank (quantile) transform fitted on the
+training pairs puts every feature on the same footing, [0, 1] with its training
+distribution spread evenly, which is what a small MLP trains best on.
+
+:class:`QuantileScaling` is a Keras layer that stores per-feature quantiles (non-trainable
+weights, saved with the model) and maps a value to its interpolated training rank.
+``adapt(X_train)`` computes them, like Keras' own ``Normalization`` layer, which is the
+``"standard"`` option of :func:`scaling_layer`. :func:`adapt_scaling` adapts every such layer of
+a model: a trainer calls it on the training features before ``fit``.
+
+Models built with a scaling are ``features -> scaling -> network`` (:func:`with_scaling`), so a
+trainer can scale the training features once and fit the network alone on them
+(:func:`split_scaling`): the rank transform then costs nothing per optimizer step.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["SCALINGS", "QuantileScaling", "adapt_scaling", "scaling_layer", "split_scaling", "with_scaling"]
+
+SCALINGS = ("none", "standard", "rank")
+
+
+@keras.saving.register_keras_serializable(package="lossmatch")
+class QuantileScaling(keras.layers.Layer):
+    """Map each feature to its rank among the training values, by linear interpolation between quantiles.
+
+    With quantiles q_0 <= ... <= q_{K-1} of a feature (K = ``n_quantiles``), a value x maps to
+    ``sum_k ramp_k(x) / (K - 1)`` where ``ramp_k`` rises from 0 at q_k to 1 at q_{k+1} (a step
+    at q_k when q_k == q_{k+1}). So x <= q_0 gives 0, x >= q_{K-1} gives 1, and in between the
+    output is the empirical CDF interpolated between knots. A constant feature maps to 1 (x >= q_0).
+
+    Args:
+        n_quantiles: knots per feature (fewer when there are fewer training rows).
+    """
+
+    def __init__(self, n_quantiles: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        if int(n_quantiles) < 2:
+            raise ValueError(f"QuantileScaling: n_quantiles must be >= 2, got {n_quantiles}")
+        self.n_quantiles = int(n_quantiles)
+
+    def build(self, input_shape):
+        n_features = int(input_shape[-1])
+        self.quantiles = self.add_weight(name="quantiles", shape=(self.n_quantiles, n_features),
+                                         initializer="zeros", trainable=False)
+        super().build(input_shape)
+
+    def adapt(self, data) -> None:
+        """Store the quantiles of ``data`` (rows, features), e.g. the training features."""
+        data = np.asarray(data, dtype=np.float64)
+        if data.ndim != 2 or len(data) == 0:
+            raise ValueError(f"QuantileScaling.adapt needs a non-empty 2-D array, got shape {data.shape}")
+        if not self.built:
+            self.build(data.shape)
+        levels = np.linspace(0.0, 1.0, self.n_quantiles)
+        self.quantiles.assign(np.quantile(data, levels, axis=0).astype("float32"))
+
+    def call(self, inputs):
+        x = ops.expand_dims(ops.cast(inputs, self.compute_dtype), axis=-2)  # (..., 1, F)
+        low, high = self.quantiles[:-1], self.quantiles[1:]  # (K-1, F)
+        width = high - low
+        ramp = ops.clip((x - low) / ops.where(width > 0, width, 1.0), 0.0, 1.0)
+        ramp = ops.where(width > 0, ramp, ops.cast(x >= low, ramp.dtype))
+        return ops.mean(ramp, axis=-2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "n_quantiles": self.n_quantiles}
+
+
+def scaling_layer(scaling: str, *, name: str = "scaling") -> keras.layers.Layer | None:
+    """The layer for ``scaling`` (``none`` -> None, ``standard`` -> Normalization, ``rank`` -> QuantileScaling)."""
+    if scaling == "none":
+        return None
+    if scaling == "standard":
+        return keras.layers.Normalization(axis=-1, name=name)
+    if scaling == "rank":
+        return QuantileScaling(name=name)
+    raise ValueError(f"model.scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
+
+
+def adapt_scaling(model: keras.Model, X_train) -> int:
+    """Adapt every scaling layer of ``model`` on the training features; returns how many were adapted."""
+    adapted = 0
+    for layer in model.layers:
+        if _is_scaling(layer):
+            layer.adapt(np.asarray(X_train, dtype=np.float32))
+            adapted += 1
+    return adapted
+
+
+def _is_scaling(layer) -> bool:
+    return isinstance(layer, (QuantileScaling, keras.layers.Normalization))
+
+
+def with_scaling(network: keras.Model, layer: keras.layers.Layer | None) -> keras.Model:
+    """``features -> layer -> network`` as one model (the network itself when ``layer`` is None)."""
+    if layer is None:
+        return network
+    inputs = keras.Input(shape=network.input_shape[1:], name="features")
+    return keras.Model(inputs, network(layer(inputs)), name=network.name)
+
+
+def split_scaling(model: keras.Model) -> tuple[keras.layers.Layer | None, keras.Model]:
+    """``(scaling layer, network)`` of a :func:`with_scaling` model, sharing its weights; else ``(None, model)``."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(layers) == 2 and _is_scaling(layers[0]) and isinstance(layers[1], keras.Model):
+        return layers[0], layers[1]
+    return None, model

@@ -1,0 +1,289 @@
+"""``similarity=auto``: infer a similarity map from the two tables' columns, no hand-written map needed.
+
+:func:`infer_map` profiles every column (on the non-missing values of both tables together)
+and writes an ordinary map spec, a plain dict that is logged and saved like any map, so a user
+can save it, edit it and pass it back as a hand-written map.
+
+Columns are paired by name. What a column gets depends on its *kind*:
+
+==========  =========================================================  ==================================
+kind        detected by                                                similarities
+==========  =========================================================  ==================================
+numeric     >= 80 % of values are one number (units, currency and      exact, levenshtein (identifiers such
+            thousands separators allowed, no letters)                  as postcodes), numeric_abs, gaussian
+                                                                       (scale: the values' spread)
+code        short values (<= 4 words) whose words mostly contain       exact, levenshtein, jaro_winkler,
+            digits (phone numbers, model numbers)                      partial_ratio, code_jaccard,
+                                                                       code_overlap, tfidf_char, length_ratio
+long        >= 20 words on average (descriptions)                      TF-IDF, token and code sets,
+                                                                       length_ratio (no O(n*m) edit
+                                                                       distances on long text)
+text        everything else                                            12 string similarities: edit, token
+                                                                       and TF-IDF (word and char)
+==========  =========================================================  ==================================
+
+and every column also gets ``missing_left`` and ``missing_right``. Then:
+
+- ``exact`` is dropped where the two sides share no value at all (it would be 0 on every pair,
+  e.g. phone numbers formatted differently on each side).
+- A *mostly missing* column (>= 80 % missing on either side) keeps a short list: its
+  similarities mostly see "missing", and with few labelled pairs many of them only add noise.
+- Cross-attribute entries ``X~*`` and ``*~X`` (``token_overlap``) find a value of X anywhere in
+  the other record: in the dirty benchmark sets about half of each attribute's values were moved
+  into another attribute, where a map that compares X only with X sees "missing".
+- A column present on one side only is compared with the other side's whole record.
+- The whole record ``*`` gets TF-IDF word and character cosines, token and code overlaps and,
+  when both tables' distinct records multiply to at most ``max_context_cells`` (a fifth of it
+  for character n-grams, whose table product costs more), the unsupervised table-context
+  features of its TF-IDF cosines (see ``context.py``).
+
+Every threshold is a constant below, chosen by reasoning about the kinds of columns, not tuned to
+any data set. :func:`resolve_similarity_map` combines the inferred map with hand-written entries.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lossmatch.errors import InputError
+from lossmatch.similarity.functions import column_texts
+from lossmatch.similarity.map import SimilarityMap, _parse_key, _to_plain
+from lossmatch.similarity.record import RECORD
+from lossmatch.similarity.tokens import code_tokens, word_tokens
+
+__all__ = ["ColumnProfile", "infer_map", "profile_columns", "resolve_similarity_map"]
+
+# A share of values at or above which a column is numeric / a mostly-missing column.
+NUMERIC_SHARE = 0.8
+MOSTLY_MISSING = 0.8
+# Short values (at most this many words) whose words mostly contain digits are codes.
+CODE_MAX_WORDS = 4
+CODE_WORD_SHARE = 0.5
+# From this many words on average a column is long text.
+LONG_WORDS = 20
+# rapidfuzz scorers on the whole record only while records stay this short (in words).
+RECORD_FUZZ_MAX_WORDS = 40
+# Table context needs distinct-left x distinct-right scores: skip it above this many cells
+# (word TF-IDF), or above this many divided by CHAR_CONTEXT_COST (character n-grams).
+MAX_CONTEXT_CELLS = 50_000_000
+CHAR_CONTEXT_COST = 5
+
+# One number with optional currency, unit or percent sign around it, and no letters.
+_STRICT_NUMBER = re.compile(r"^[^\w]*[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?[^\w]*$")
+
+_ENTRIES: dict[str, list[Any]] = {
+    "text": ["exact", "jaro_winkler", "levenshtein", "token_sort_ratio", "token_set_ratio", "partial_ratio",
+             "token_jaccard", "token_overlap", "tfidf_word", "tfidf_char", "length_ratio"],
+    "code": ["exact", "levenshtein", "jaro_winkler", "partial_ratio", "code_jaccard", "code_overlap",
+             "tfidf_char", "length_ratio"],
+    "numeric": ["exact", "levenshtein", "numeric_abs"],  # + gaussian with the column's scale
+    "long": ["tfidf_word", "tfidf_char", "token_jaccard", "token_overlap", "code_jaccard", "code_overlap",
+             "code_disjoint", "length_ratio"],
+}
+_MOSTLY_MISSING_ENTRIES: dict[str, list[Any]] = {
+    "text": ["exact", "jaro_winkler", "token_set_ratio"],
+    "code": ["exact", "levenshtein", "code_overlap"],
+    "numeric": ["exact", "numeric_abs"],
+    "long": ["tfidf_word", "token_overlap"],
+}
+_SIDES = ["missing_left", "missing_right"]
+_CROSS = ["token_overlap"]
+_ONE_SIDED = ["token_overlap", "code_overlap"]
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What :func:`infer_map` measured on one column (shares are over non-missing values)."""
+
+    column: str
+    kind: str  # numeric | code | long | text | one-sided
+    missing_left: float
+    missing_right: float
+    numeric_share: float
+    distinct_share: float
+    mean_words: float
+    code_word_share: float
+    shared_values: int  # distinct values found on both sides
+    scale: float | None  # spread of the numbers (numeric kind)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _strict_number(text: str) -> float:
+    if not _STRICT_NUMBER.match(text) or not any(ch.isdigit() for ch in text):
+        return math.nan
+    return float(re.sub(r"[^\d.+-]", "", text))
+
+
+def _spread(numbers: np.ndarray) -> float:
+    """A robust scale for ``gaussian``: half the inter-quartile range, else the std, else 1."""
+    if len(numbers) == 0:
+        return 1.0
+    q1, q3 = np.percentile(numbers, [25, 75])
+    scale = (q3 - q1) / 2 or float(np.std(numbers)) or 1.0
+    return float(f"{scale:.3g}")  # three significant digits: a readable map
+
+
+def _profile(name: str, left: pd.Series | None, right: pd.Series | None) -> ColumnProfile:
+    texts = {side: (column_texts(col) if col is not None else np.array([], dtype=object))
+             for side, col in (("left", left), ("right", right))}
+    missing = {side: (float(np.mean(t == "")) if len(t) else 1.0) for side, t in texts.items()}
+    present = np.concatenate([t[t != ""] for t in texts.values()])
+    # Profile each distinct value once, weighted by how often it occurs.
+    values, counts = np.unique(present.astype(str), return_counts=True) if len(present) else ([], [])
+    weights = np.asarray(counts, dtype=np.float64)
+    total = weights.sum() or 1.0
+    numbers = np.array([_strict_number(v) for v in values], dtype=np.float64)
+    is_number = ~np.isnan(numbers)
+    numeric_share = float(weights[is_number].sum() / total)
+    words = [word_tokens(v) for v in values]
+    n_words = np.array([len(w) for w in words], dtype=np.float64)
+    code_share = np.array([len(code_tokens(v)) / len(w) if w else 0.0 for v, w in zip(values, words)])
+    mean_words = float((n_words * weights).sum() / total)
+    code_word_share = float((code_share * weights).sum() / total)
+    distinct_share = float(len(values) / total) if len(present) else 0.0
+    distinct = {side: set(t[t != ""].tolist()) for side, t in texts.items()}
+    shared = len(distinct["left"] & distinct["right"])
+
+    if left is None or right is None or missing["left"] == 1.0 or missing["right"] == 1.0:
+        kind = "one-sided"
+    elif numeric_share >= NUMERIC_SHARE:
+        kind = "numeric"
+    elif mean_words <= CODE_MAX_WORDS and code_word_share >= CODE_WORD_SHARE:
+        kind = "code"
+    elif mean_words >= LONG_WORDS:
+        kind = "long"
+    else:
+        kind = "text"
+    scale = _spread(numbers[is_number].repeat(weights[is_number].astype(int))) if kind == "numeric" else None
+    return ColumnProfile(name, kind, round(missing["left"], 4), round(missing["right"], 4),
+                         round(numeric_share, 4), round(distinct_share, 4), round(mean_words, 2),
+                         round(code_word_share, 4), shared, scale)
+
+
+def profile_columns(left_df: pd.DataFrame, right_df: pd.DataFrame, *, ignore: Iterable[str] = ()) -> list[ColumnProfile]:
+    """One profile per column of either table (left's order, then right-only ones), ``ignore`` left out."""
+    ignored = set(ignore)
+    for frame, name in ((left_df, "left"), (right_df, "right")):
+        duplicated = frame.columns[frame.columns.duplicated()].tolist()
+        if duplicated:
+            raise InputError(f"similarity=auto: the {name} table has duplicate column(s) {duplicated}.")
+        if RECORD in frame.columns and RECORD not in ignored:
+            raise InputError(f"similarity=auto: the {name} table has a column named {RECORD!r}, which a map "
+                             "uses for the whole record; rename it.")
+    names = [c for c in dict.fromkeys([*left_df.columns, *right_df.columns]) if c not in ignored]
+    if not names:
+        raise InputError("similarity=auto: the tables have no column to compare besides the ignored ones "
+                         f"{sorted(map(str, ignored))}.")
+    return [_profile(str(c), left_df[c] if c in left_df.columns else None,
+                     right_df[c] if c in right_df.columns else None) for c in names]
+
+
+def _entries(profile: ColumnProfile) -> list[Any]:
+    mostly_missing = max(profile.missing_left, profile.missing_right) >= MOSTLY_MISSING
+    entries = list((_MOSTLY_MISSING_ENTRIES if mostly_missing else _ENTRIES)[profile.kind])
+    if profile.kind == "numeric" and not mostly_missing:
+        entries.append({"name": "gaussian", "scale": profile.scale})
+    if profile.shared_values == 0:
+        # No value occurs on both sides: exact would be 0 on every pair.
+        entries = [e for e in entries if e != "exact"]
+    return entries + _SIDES
+
+
+def infer_map(left_df: pd.DataFrame, right_df: pd.DataFrame, *, ignore: Iterable[str] = (),
+              context: bool = True, max_context_cells: int = MAX_CONTEXT_CELLS) -> dict[str, list[Any]]:
+    """A similarity map spec (plain dict) for the two tables, inferred from their columns.
+
+    Args:
+        left_df, right_df: the two tables (all rows: the profile and the table context use them).
+        ignore: columns that are not attributes (the id columns).
+        context: add table-context features to the whole-record TF-IDF cosines, when affordable.
+        max_context_cells: skip context when distinct left records x distinct right records exceed this.
+
+    Returns:
+        ``{key: [similarity, ...]}`` for :class:`SimilarityMap`; see the module docstring for the rules.
+    """
+    profiles = profile_columns(left_df, right_df, ignore=ignore)
+    spec: dict[str, list[Any]] = {}
+    compared = [p for p in profiles if p.kind != "one-sided"]
+    for profile in compared:
+        spec[profile.column] = _entries(profile)
+    if len(compared) >= 2:
+        # A value misplaced into another attribute is still found in the other side's record.
+        for profile in compared:
+            if profile.kind != "long":
+                spec[f"{profile.column}~{RECORD}"] = list(_CROSS)
+                spec[f"{RECORD}~{profile.column}"] = list(_CROSS)
+    for profile in profiles:
+        if profile.kind == "one-sided":
+            present_left = profile.missing_left < 1.0 and profile.column in left_df.columns
+            present_right = profile.missing_right < 1.0 and profile.column in right_df.columns
+            if present_left:
+                spec[f"{profile.column}~{RECORD}"] = list(_ONE_SIDED)
+            if present_right:
+                spec[f"{RECORD}~{profile.column}"] = list(_ONE_SIDED)
+    if not spec:
+        raise InputError("similarity=auto: no column has values on both sides; give a hand-written similarity.map.")
+    left_cols = {k.split("~")[0] for k in spec} - {RECORD}
+    right_cols = {k.split("~")[-1] for k in spec} - {RECORD}
+    if left_cols and right_cols:
+        spec[RECORD] = _record_entries(left_df, right_df, profiles, context, max_context_cells)
+    return spec
+
+
+def _record_entries(left_df: pd.DataFrame, right_df: pd.DataFrame, profiles: list[ColumnProfile],
+                    context: bool, max_context_cells: int) -> list[Any]:
+    record_words = sum(p.mean_words * (1 - (p.missing_left + p.missing_right) / 2) for p in profiles)
+    columns = [p.column for p in profiles]
+    distinct = [len(frame[[c for c in columns if c in frame.columns]].drop_duplicates())
+                for frame in (left_df, right_df)]
+    cells = distinct[0] * distinct[1]
+    # Character n-grams make the table product nearly dense: about 5 to 20 times the cost of words.
+    budgets = {"tfidf_word": max_context_cells, "tfidf_char": max_context_cells // CHAR_CONTEXT_COST}
+    tfidf = [{"name": name, "context": True} if context and cells <= budget else name
+             for name, budget in budgets.items()]
+    entries = [*tfidf, "token_jaccard", "token_overlap", "code_jaccard", "code_overlap", "code_disjoint",
+               "length_ratio"]
+    if record_words <= RECORD_FUZZ_MAX_WORDS:
+        entries.insert(2, "token_set_ratio")
+    return entries
+
+
+def resolve_similarity_map(config: Mapping[str, Any] | Any, left_df: pd.DataFrame, right_df: pd.DataFrame, *,
+                           ignore: Iterable[str] = ()) -> SimilarityMap:
+    """The run's map from the ``similarity`` config: hand-written, inferred, or both.
+
+    ``config`` holds ``map`` (hand-written entries, may be null) and ``auto`` (infer a map from
+    the tables; ``auto_options`` passes ``context`` / ``max_context_cells`` to :func:`infer_map`).
+    With both, a hand-written key replaces the inferred entries of that key and new keys are added.
+    """
+    config = _to_plain(config) or {}
+    if not isinstance(config, Mapping):
+        raise InputError(f"similarity config must be a mapping with 'map' and 'auto', got {config!r}.")
+    auto = config.get("auto", False)
+    if not isinstance(auto, bool):
+        raise InputError(f"similarity.auto must be true or false, got {auto!r}.")
+    hand = config.get("map")
+    if not auto:
+        return SimilarityMap({"map": hand})
+    if hand is not None and not isinstance(hand, Mapping):
+        raise InputError(f"similarity.map must be a mapping of column pairs to similarities, got {hand!r}.")
+    options = config.get("auto_options") or {}
+    unknown = sorted(set(options) - {"context", "max_context_cells"})
+    if unknown:
+        raise InputError(f"similarity.auto_options: unknown option(s) {unknown}; accepted: context, max_context_cells.")
+    spec = infer_map(left_df, right_df, ignore=ignore, **options)
+    # A hand-written key replaces the inferred one of the same column pair ("a" and "a~a" are one pair).
+    by_pair = {_parse_key(key): key for key in spec}
+    for key, entries in (hand or {}).items():
+        spec.pop(by_pair.get(_parse_key(key), key), None)
+        spec[key] = entries
+    return SimilarityMap(spec)
