@@ -69,8 +69,8 @@ def _schema_table(model, defaults: dict, prefix: str, yaml_file: Path) -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         prop = schema["properties"][name]
-        if _is_section(prop, schema):
-            continue  # a group of its own, documented below
+        if not prefix and _is_section(prop):
+            continue  # a config group of its own (conf/<name>/), documented below
         meaning = field.description or _attribute_doc(model, name) or comments.get(name, "")
         kind = _type(prop, schema)
         if "dict[int" in str(field.annotation):
@@ -86,10 +86,14 @@ def _attribute_doc(model, name: str) -> str:
     return " ".join(match[1].split()) if match else ""
 
 
-def _is_section(prop: dict, schema: dict) -> bool:
+def _is_section(prop: dict) -> bool:
+    """A top-level field that is a config group: a nested model, or a free-form group (data, model...).
+
+    Only asked at the top level: inside a section a free-form dict (``tracking.tags``) is a key.
+    """
     if "$ref" in prop:
         return True
-    return prop.get("type") == "object" and "additionalProperties" in prop and prop["additionalProperties"] is True
+    return prop.get("type") == "object" and prop.get("additionalProperties") is True
 
 
 _TYPES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool", "null": "null"}
