@@ -21,7 +21,10 @@ The collector reads each Markdown page's fenced code blocks, in order:
   copy, and titled ``tests/...`` files run with pytest there.
 
 ``<!-- no-test -->`` (or ``<!-- no-test: why -->``) on the line before a block skips it (used
-rarely, for what cannot run here: a cluster launcher, a placeholder path). The whole file takes about a minute on a quiet 2-core machine.
+rarely, for what cannot run here: a cluster launcher, a placeholder path). A page holding
+``<!-- docs-test: slow -->`` (or ``<!-- docs-test: slow, why -->``) runs only with ``-m slow``:
+its blocks share one namespace, so a page is fast or slow as a whole. The fast part of this
+file takes about a minute on a quiet 2-core machine.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 NO_TEST = "<!-- no-test"  # "<!-- no-test -->" or "<!-- no-test: why -->"
+SLOW_PAGE = re.compile(r"^<!-- docs-test: slow\b", flags=re.MULTILINE)  # the whole page's examples are long
 PYTHON = {"python", "py", "pycon"}
 SHELL = {"bash", "sh", "console", "shell", ""}
 
@@ -95,11 +99,17 @@ def pages() -> list[Path]:
 
 
 def _page_id(path: Path) -> str:
-    return str(path.relative_to(ROOT))
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
 
 
 def _is_sandboxed(blocks: list[Block]) -> bool:
     return any(b.title and not b.skip for b in blocks)
+
+
+def _param(page: Path):
+    """The page as a test parameter, marked slow when the page says its examples are long."""
+    slow = SLOW_PAGE.search(page.read_text(encoding="utf-8")) is not None
+    return pytest.param(page, id=_page_id(page), marks=[pytest.mark.slow] if slow else [])
 
 
 # -- shell commands ---------------------------------------------------------------------------
@@ -317,12 +327,12 @@ def background(request, tmp_path_factory):
             job.proc.wait()
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if not _is_sandboxed(read_blocks(p))], ids=_page_id)
+@pytest.mark.parametrize("page", [_param(p) for p in PAGES if not _is_sandboxed(read_blocks(p))])
 def test_page_examples_run(page, docs_env):
     run_page(read_blocks(page), ROOT)
 
 
-@pytest.mark.parametrize("page", SANDBOXED, ids=_page_id)
+@pytest.mark.parametrize("page", [_param(p) for p in SANDBOXED])
 def test_worked_example_runs_in_a_copy_of_the_checkout(page, background, request):
     job = background[request.node.name]
     code, output = job.result()
@@ -434,6 +444,11 @@ def test_collector_reads_fences_titles_and_markers(tmp_path):
         ("bash", None, True, "python train.py nosuchkey=1\n"),
         ("python", "src/x.py", False, "y = 2\n"),
     ]
+    # A page is fast unless it says otherwise on a line of its own.
+    assert not _param(page).marks
+    slow_page = tmp_path / "slow.md"
+    slow_page.write_text("<!-- docs-test: slow, two full runs -->\n\n```python\nx = 1\n```\n", encoding="utf-8")
+    assert [m.name for m in _param(slow_page).marks] == ["slow"]
     assert shell_commands(
         "pip install -e . && python train.py \\\n   loss=focal  # comment\n"
         "$ python pipelines/predict.py export=DIR\nlossmatch: error: export: not a directory: DIR\n"
