@@ -365,6 +365,19 @@ def test_site_builds_strictly(background):
     assert "trainer.early_stopping_patience" in reference and "config-reference" not in reference
 
 
+def test_readme_links_point_to_pages_of_the_site():
+    """README is outside the site, so mkdocs does not check its links: every relative link
+    names a file of the checkout, and every docs/ page it names is in the site's nav."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)#:]+(?:#[^)]*)?)\)", text)]
+    assert targets, "README links to no page"
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    unlisted = [t for t in targets if t.startswith("docs/") and t.endswith(".md") and t.removeprefix("docs/") not in nav]
+    assert not unlisted, f"README links to pages missing from mkdocs.yml's nav: {unlisted}"
+
+
 def test_configuration_reference_covers_the_schema_and_every_option():
     """Every field of the typed schema and every option file of conf/ is in the generated reference."""
     sys.path.insert(0, str(DOCS))
