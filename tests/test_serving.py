@@ -126,6 +126,13 @@ def test_mlflow_models_serve_answers_pairs_and_names_bad_columns(run):
         missing = pairs.drop(columns=["right_surname"])
         status, answer = _post(f"{url}/invocations", {"dataframe_split": json.loads(missing.to_json(orient="split", index=False))})
         assert 400 <= status < 500 and "right_surname" in answer["message"], answer
+        # A list where a text belongs: a 4xx answer naming the column and the row, not a traceback.
+        wrong = json.loads(pairs.to_json(orient="split", index=False))
+        wrong["data"][0][wrong["columns"].index("left_given_name")] = ["michaela"]
+        status, answer = _post(f"{url}/invocations", {"dataframe_split": wrong})
+        assert 400 <= status < 500, answer
+        assert "column left_given_name: row 0 holds a list" in answer["message"], answer
+        assert "Traceback" not in answer["message"]
     finally:
         server.terminate()
         server.wait(timeout=30)
