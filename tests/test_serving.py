@@ -136,3 +136,27 @@ def test_mlflow_models_serve_answers_pairs_and_names_bad_columns(run):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_resampled_run_exports_its_prior_and_predicts_on_the_thresholds_scale(compose_cfg, tmp_path):
+    # Oversampling trains the model under a sampled prior; the run maps its probabilities back
+    # (correct_prior) before choosing the threshold, so the export must map them the same way,
+    # or a served matcher would compare raw outputs with a threshold of another scale.
+    from lossmatch.data.febrl4 import Febrl4Source
+
+    cfg = compose_cfg([*tiny_overrides(tmp_path), "trainer.sampling=oversample", "trainer.sampling_ratio=1.0"])
+    result = train(cfg, output_dir=tmp_path / "run")
+    exported = load_export(result["export_dir"])
+    train_prior, sampled_prior = exported.prior
+    assert 0 < train_prior < sampled_prior < 1
+    val = pd.read_parquet(tmp_path / "run" / "predictions.parquet").query("split == 'val'")
+    data = Febrl4Source(sample=cfg.data.sample, seed=cfg.seed).load()
+    left = data.left[data.left["rec_id"].isin(set(val["left_id"]))]
+    right = data.right[data.right["rec_id"].isin(set(val["right_id"]))]
+    scored = predict_matches(exported, left, right, blocking=[{"method": "full"}])
+    both = val.merge(scored, left_on=["left_id", "right_id"], right_on=["rec_id_left", "rec_id_right"])
+    assert len(both) == len(val)
+    # The export's probabilities are the run's own validation probabilities, and its
+    # decisions are theirs at the run's threshold.
+    np.testing.assert_allclose(both["probability_y"], both["probability_x"], rtol=1e-5, atol=1e-7)
+    assert (both["is_match"] == (both["probability_x"] >= result["threshold"])).all()

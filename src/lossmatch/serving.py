@@ -60,7 +60,7 @@ class Matcher(mlflow.pyfunc.PythonModel):
         training = Training(sm, left.assign(_pair=ids), right.assign(_pair=ids), "_pair", "_pair")
         pairs = pd.DataFrame({"left": np.arange(n), "right": np.arange(n)})
         split = SplitData(pairs, training.features(pairs, progress=False), np.zeros(n, dtype=np.float32))
-        p = training.predict(self.exported.model, split, listwise=self.exported.listwise)
+        p = self.exported.probabilities(training.predict(self.exported.model, split, listwise=self.exported.listwise))
         return pd.DataFrame({"probability": p, "is_match": p >= self.exported.threshold})
 
     def _check(self, model_input) -> pd.DataFrame:
