@@ -46,7 +46,9 @@ class Matcher(mlflow.pyfunc.PythonModel):
 
         self.exported = load_export(Path(context.artifacts["export"]))
 
-    def predict(self, context, model_input, params=None):
+    # A DataFrame hint: MLflow infers no schema from it (the logged signature is the schema)
+    # and stops advising type hints in every run's output.
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         from lossmatch.training import SplitData, Training
 
         frame = self._check(model_input)
