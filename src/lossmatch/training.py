@@ -233,6 +233,8 @@ class Training:
         """The model's own outputs for the pairs of ``split``, one per pair (float64)."""
         if len(split.y) == 0:
             return np.zeros(0, dtype=np.float64)
+        if getattr(split, "streamed", False):  # features in a file (lossmatch.streaming.StreamedSplit)
+            return split.predict(model)
         X, _, index = _model_inputs(split.pairs, split.X, split.y, listwise, list_size)
         # One batch per call to predict_on_batch would be faster for small splits, but predict
         # keeps memory bounded for millions of pairs.
