@@ -98,7 +98,7 @@ def fit_streamed(config, training, splits: Mapping[str, StreamedSplit], callback
     history = model.fit(
         train.dataset(batch_size=tr.batch_size, shuffle=True, seed=config.seed), epochs=tr.epochs,
         validation_data=val.dataset(batch_size=8192), class_weight=weight, callbacks=cbs,
-        verbose=keras_verbose(tr.verbose),
+        verbose=keras_verbose(tr.verbose), shuffle=False,  # the dataset shuffles, seeded, per epoch
     )
     if tr.steps_per_execution != 1:  # as Training.fit: the saved model predicts one batch per call
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
