@@ -156,3 +156,15 @@ def test_engine_auto_picks_duckdb_for_large_tables_only(compose_cfg, tmp_path):
     assert config.blocking_engine(AUTO_DUCKDB_RECORDS - 1) == "memory"
     assert config.blocking_engine(AUTO_DUCKDB_RECORDS) == "duckdb"
     assert _config(compose_cfg, tmp_path, "engine=spark").blocking_engine(10) == "spark"
+
+
+def test_predictions_in_batches_equal_keras_predict():
+    from lossmatch.model import build_mlp
+    from lossmatch.training import predict_in_batches
+
+    model = build_mlp(n_features=3, hidden_units=[4], dropout=0.0)
+    X = np.random.default_rng(0).random((10, 3), dtype=np.float32)
+    # 10 rows in batches of 4: 4 + 4 + 2, as model.predict cuts them; the same numbers, bit for bit.
+    expected = model.predict(X, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(predict_in_batches(model, X, 4), expected)
+    assert predict_in_batches(model, X[:0], 4).shape == (0, 1)
