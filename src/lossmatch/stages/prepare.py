@@ -8,7 +8,9 @@ imported. The result holds pairs and labels, not features (the features stage ad
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,15 +74,32 @@ def prepare(config) -> Prepared:
     cache = FeatureCache(config.cache_dir(), enabled=config.cache.enabled, verify=config.cache.verify)
     # Hashing a table reads every value: once per run, shared by the blocking and feature entries.
     digests = cache.table_digests(training.df_left, training.df_right) if cache.enabled else None
-    if data.labelled_pairs is not None:
-        prepared = _given_pairs(data, training)
-    else:
-        engine = config.blocking_engine(len(data.left) + len(data.right))
-        prepared = _blocked_pairs(data, training, source, config, cache, digests, engine)
-    check_positives(prepared)
+    fresh = _first_missing(cache.root) if cache.enabled else None
+    try:
+        if data.labelled_pairs is not None:
+            prepared = _given_pairs(data, training)
+        else:
+            engine = config.blocking_engine(len(data.left) + len(data.right))
+            prepared = _blocked_pairs(data, training, source, config, cache, digests, engine)
+        check_positives(prepared)
+    except InputError:
+        # Refused input leaves nothing behind: not even a cache folder this run created.
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+        raise
     prepared.cache, prepared.digests = cache, digests
     prepared.chunk_size, prepared.streaming = config.features.chunk_size, config.features.streaming
     return prepared
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (None if it exists)."""
+    missing = None
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
 
 
 def _given_pairs(data: MatchingData, training: Training) -> Prepared:
