@@ -98,11 +98,13 @@ def test_mlflow_models_serve_answers_pairs_and_names_bad_columns(run):
     cfg, result, tmp = run
     pairs, expected, _ = _three_pairs(result)
     port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": cfg.tracking.uri, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # mlflow starts uvicorn by name: the test interpreter's bin/ first, activated or not.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": cfg.tracking.uri, "TF_CPP_MIN_LOG_LEVEL": "3"}
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"runs:/{result['mlflow_run_id']}/matcher",
          "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp,
+        stdout=subprocess.DEVNULL, stderr=(tmp / "server.log").open("w"), env=env, cwd=tmp,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -112,7 +114,7 @@ def test_mlflow_models_serve_answers_pairs_and_names_bad_columns(run):
                 with urllib.request.urlopen(f"{url}/ping", timeout=2):
                     break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "model server did not start"
+                assert server.poll() is None and time.monotonic() < deadline, (tmp / "server.log").read_text()[-2000:]
                 time.sleep(1)
         body = {"dataframe_split": json.loads(pairs.to_json(orient="split", index=False))}
         status, answer = _post(f"{url}/invocations", body)
@@ -124,6 +126,37 @@ def test_mlflow_models_serve_answers_pairs_and_names_bad_columns(run):
         missing = pairs.drop(columns=["right_surname"])
         status, answer = _post(f"{url}/invocations", {"dataframe_split": json.loads(missing.to_json(orient="split", index=False))})
         assert 400 <= status < 500 and "right_surname" in answer["message"], answer
+        # A list where a text belongs: a 4xx answer naming the column and the row, not a traceback.
+        wrong = json.loads(pairs.to_json(orient="split", index=False))
+        wrong["data"][0][wrong["columns"].index("left_given_name")] = ["michaela"]
+        status, answer = _post(f"{url}/invocations", {"dataframe_split": wrong})
+        assert 400 <= status < 500, answer
+        assert "column left_given_name: row 0 holds a list" in answer["message"], answer
+        assert "Traceback" not in answer["message"]
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_resampled_run_exports_its_prior_and_predicts_on_the_thresholds_scale(compose_cfg, tmp_path):
+    # Oversampling trains the model under a sampled prior; the run maps its probabilities back
+    # (correct_prior) before choosing the threshold, so the export must map them the same way,
+    # or a served matcher would compare raw outputs with a threshold of another scale.
+    from lossmatch.data.febrl4 import Febrl4Source
+
+    cfg = compose_cfg([*tiny_overrides(tmp_path), "trainer.sampling=oversample", "trainer.sampling_ratio=1.0"])
+    result = train(cfg, output_dir=tmp_path / "run")
+    exported = load_export(result["export_dir"])
+    train_prior, sampled_prior = exported.prior
+    assert 0 < train_prior < sampled_prior < 1
+    val = pd.read_parquet(tmp_path / "run" / "predictions.parquet").query("split == 'val'")
+    data = Febrl4Source(sample=cfg.data.sample, seed=cfg.seed).load()
+    left = data.left[data.left["rec_id"].isin(set(val["left_id"]))]
+    right = data.right[data.right["rec_id"].isin(set(val["right_id"]))]
+    scored = predict_matches(exported, left, right, blocking=[{"method": "full"}])
+    both = val.merge(scored, left_on=["left_id", "right_id"], right_on=["rec_id_left", "rec_id_right"])
+    assert len(both) == len(val)
+    # The export's probabilities are the run's own validation probabilities, and its
+    # decisions are theirs at the run's threshold.
+    np.testing.assert_allclose(both["probability_y"], both["probability_x"], rtol=1e-5, atol=1e-7)
+    assert (both["is_match"] == (both["probability_x"] >= result["threshold"])).all()

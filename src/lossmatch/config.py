@@ -142,7 +142,13 @@ class TrackingConfig(_Section):
 
 
 class PathsConfig(_Section):
-    """``conf/paths/``: folders of this machine (never logged as params)."""
+    """``conf/paths/``: folders of this machine (never logged as params).
+
+    Attributes:
+        root_dir: the checkout: ``PROJECT_ROOT`` (set by train.py), else the current directory.
+        mlruns_dir: the default MLflow store (``mlflow.db`` and ``artifacts/``).
+        output_dir: where run directories go (``runs/``, ``multiruns/``).
+    """
 
     root_dir: str
     mlruns_dir: str

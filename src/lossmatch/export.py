@@ -53,6 +53,17 @@ class Export:
     id_right: str = "id"
     listwise: bool = False
     metadata: dict = field(default_factory=dict)
+    # (train_prior, sampled_prior) when training resampled the classes: the threshold was
+    # chosen on probabilities mapped back to the true prior, so every prediction is mapped too.
+    prior: tuple[float, float] | None = None
+
+    def probabilities(self, outputs):
+        """The model's outputs on the scale the threshold was chosen on."""
+        if self.prior is None:
+            return outputs
+        from lossmatch.imbalance import correct_prior
+
+        return correct_prior(outputs, *self.prior)
 
 
 def temp_prefix(name: str) -> str:
@@ -161,6 +172,7 @@ def load_export(source: str | os.PathLike, *, tracking_uri: str | None = None) -
         id_right=meta.get("id_right", "id"),
         listwise=bool(meta.get("listwise", False)),
         metadata=meta,
+        prior=meta.get("prior"),
     )
 
 
@@ -186,6 +198,14 @@ def _read_meta(directory: Path) -> dict:
     ):
         raise InputError(f"{path}: threshold must be a number in [0, 1], got {threshold!r}")
     meta["threshold"] = float(threshold)
+    prior = meta.get("prior")
+    if prior is not None:
+        if not (
+            isinstance(prior, list) and len(prior) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1 for v in prior)
+        ):
+            raise InputError(f"{path}: prior must be [train_prior, sampled_prior], two numbers in (0, 1), got {prior!r}")
+        meta["prior"] = (float(prior[0]), float(prior[1]))
     for key in ("id_left", "id_right"):
         if key in meta and not isinstance(meta[key], str):
             raise InputError(f"{path}: {key} must be a column name, got {meta[key]!r}")

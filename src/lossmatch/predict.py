@@ -44,7 +44,8 @@ def predict_matches(
     for start in tqdm(chunks, desc="scoring candidate pairs", unit="chunk", disable=not show):
         part = pairs.iloc[start : start + CHUNK].reset_index(drop=True)
         split = SplitData(part, training.features(part, progress=False), np.zeros(len(part), dtype=np.float32))
-        probs[start : start + len(part)] = training.predict(exported.model, split, listwise=exported.listwise, batch_size=batch_size)
+        outputs = training.predict(exported.model, split, listwise=exported.listwise, batch_size=batch_size)
+        probs[start : start + len(part)] = exported.probabilities(outputs)
     left_col = id_left if id_left != id_right else f"{id_left}_left"
     right_col = id_right if id_left != id_right else f"{id_right}_right"
     return pd.DataFrame(

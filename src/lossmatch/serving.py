@@ -46,7 +46,9 @@ class Matcher(mlflow.pyfunc.PythonModel):
 
         self.exported = load_export(Path(context.artifacts["export"]))
 
-    def predict(self, context, model_input, params=None):
+    # A DataFrame hint: MLflow infers no schema from it (the logged signature is the schema)
+    # and stops advising type hints in every run's output.
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         from lossmatch.training import SplitData, Training
 
         frame = self._check(model_input)
@@ -60,7 +62,7 @@ class Matcher(mlflow.pyfunc.PythonModel):
         training = Training(sm, left.assign(_pair=ids), right.assign(_pair=ids), "_pair", "_pair")
         pairs = pd.DataFrame({"left": np.arange(n), "right": np.arange(n)})
         split = SplitData(pairs, training.features(pairs, progress=False), np.zeros(n, dtype=np.float32))
-        p = training.predict(self.exported.model, split, listwise=self.exported.listwise)
+        p = self.exported.probabilities(training.predict(self.exported.model, split, listwise=self.exported.listwise))
         return pd.DataFrame({"probability": p, "is_match": p >= self.exported.threshold})
 
     def _check(self, model_input) -> pd.DataFrame:

@@ -33,8 +33,10 @@ class MatchingData:
 
     Attributes:
         name: "febrl4", or the stem of the input path.
-        left, right: the records, index reset to 0..n-1 (row position == index).
-        id_left, id_right: name of the id column in ``left`` / ``right``.
+        left: the left records, index reset to 0..n-1 (row position == index).
+        right: the right records, likewise.
+        id_left: name of the id column in ``left``.
+        id_right: name of the id column in ``right``.
         matches: int64 columns ``left`` and ``right``: row positions of every known match.
         labelled_pairs: only for benchmark data that comes pre-split (DeepMatcher):
             ``{"train"|"val"|"test": DataFrame[left, right, label]}`` with row

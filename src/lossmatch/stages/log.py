@@ -118,7 +118,8 @@ def _export(prepared: Prepared, fitted: Fitted, evaluation: Evaluation, out: Pat
     export_dir = prepared.training.performance_statistics_export(
         fitted.model, "export", out, evaluation_train=ev["train"], evaluation_test=ev["test"],
         threshold=evaluation.threshold, blocking=prepared.blocking,
-        metadata={"loss": fitted.loss_name, "data": prepared.data.name, "mlflow_run_id": run_id},
+        metadata={"loss": fitted.loss_name, "data": prepared.data.name, "mlflow_run_id": run_id,
+                  **({"prior": [float(v) for v in fitted.result.prior]} if fitted.result.prior else {})},
     )
     mlflow.log_artifacts(str(export_dir), "export")
     return export_dir
@@ -131,7 +132,8 @@ def _log_matcher(prepared: Prepared, fitted: Fitted, evaluation: Evaluation, exp
 
     training = prepared.training
     exported = Export(fitted.model, training.similarity_map, evaluation.threshold, prepared.blocking,
-                      training.id_left, training.id_right, fitted.listwise)
+                      training.id_left, training.id_right, fitted.listwise,
+                      prior=tuple(fitted.result.prior) if fitted.result.prior else None)
     example = pairs_frame(training.df_left, training.df_right, prepared.pairs["val"].head(3), training.similarity_map)
     log_matcher(exported, export_dir, example)
 
