@@ -40,7 +40,7 @@ def config_reference(root: Path) -> str:
     from omegaconf import OmegaConf
 
     from lossmatch.cli import compose
-    from lossmatch.config import PathsConfig, RunConfig, TrackingConfig, TrainerConfig
+    from lossmatch.config import CacheConfig, FeaturesConfig, PathsConfig, RunConfig, TrackingConfig, TrainerConfig
 
     conf = root / "conf"
     defaults = OmegaConf.to_container(compose(conf, "train", []), resolve=False)
@@ -53,6 +53,12 @@ def config_reference(root: Path) -> str:
             f"## `{section}`\n",
             f"{_first_line(model.__doc__)} Default file: `conf/{section}/{_default_option(conf, section)}.yaml`.\n",
             _schema_table(model, defaults[section], f"{section}.", conf / section / f"{_default_option(conf, section)}.yaml"),
+        ]
+    for section, model in (("features", FeaturesConfig), ("cache", CacheConfig)):  # sections of train.yaml itself
+        parts += [
+            f"## `{section}`\n",
+            f"{_first_line(model.__doc__)} Set in `conf/train.yaml`.\n",
+            _schema_table(model, defaults[section], f"{section}.", conf / "train.yaml"),
         ]
     for group in TARGET_GROUPS:
         parts.append(_group_section(conf, group, defaults))

@@ -385,10 +385,12 @@ def test_configuration_reference_covers_the_schema_and_every_option():
         import hooks
     finally:
         sys.path.remove(str(DOCS))
-    from lossmatch.config import PathsConfig, RunConfig, TrackingConfig, TrainerConfig
+    from lossmatch.config import CacheConfig, FeaturesConfig, PathsConfig, RunConfig, TrackingConfig, TrainerConfig
 
     text = hooks.config_reference(ROOT)
-    for prefix, model in (("", RunConfig), ("trainer.", TrainerConfig), ("tracking.", TrackingConfig), ("paths.", PathsConfig)):
+    sections = (("", RunConfig), ("trainer.", TrainerConfig), ("tracking.", TrackingConfig), ("paths.", PathsConfig),
+                ("features.", FeaturesConfig), ("cache.", CacheConfig))
+    for prefix, model in sections:
         for name in model.model_fields:
             if prefix or name not in ("data", "similarity", "model", "loss", "trainer", "tracking", "paths"):
                 assert f"`{prefix}{name}`" in text, f"{prefix}{name} missing from the configuration reference"

@@ -235,8 +235,9 @@ class FeatureCache:
                        digests: tuple[str, str] | None = None, **engine_options) -> np.ndarray:
         """Sorted candidate pair keys (see :func:`lossmatch.blocking.candidate_keys`), cached.
 
-        ``engine``: "memory" (NumPy) or "duckdb"; both give the same keys, so the engine is
-        not part of the key. ``digests``: :meth:`table_digests` of these tables, if known.
+        ``engine``: "memory" (NumPy), "duckdb" or "spark" (a local session unless a ``spark``
+        session is given); all give the same keys, so the engine is not part of the key.
+        ``digests``: :meth:`table_digests` of these tables, if known.
         """
         from lossmatch.blocking import validate_rules
 
@@ -247,8 +248,12 @@ class FeatureCache:
                 from lossmatch.engines.duckdb import candidate_keys
 
                 return candidate_keys(left, right, rules, **engine_options)
+            if engine == "spark":
+                from lossmatch.engines.spark import candidate_keys
+
+                return candidate_keys(left, right, rules, **engine_options)
             if engine != "memory":
-                raise InputError(f"engine: expected memory or duckdb here, got {engine!r}")
+                raise InputError(f"engine: expected memory, duckdb or spark, got {engine!r}")
             from lossmatch.blocking import candidate_keys
 
             return candidate_keys(left, right, rules)

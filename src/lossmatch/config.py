@@ -32,7 +32,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from lossmatch.errors import InputError
 
-__all__ = ["OBJECTIVE_METRICS", "RunConfig", "TrackingConfig", "TrainerConfig", "closest_first", "validate"]
+__all__ = [
+    "AUTO_DUCKDB_RECORDS", "OBJECTIVE_METRICS", "CacheConfig", "FeaturesConfig", "RunConfig", "TrackingConfig",
+    "TrainerConfig", "closest_first", "validate",
+]
 
 # What ``optimized_metric`` may name: validation figures only (the test split is never optimised).
 OBJECTIVE_METRICS = ("f1", "precision", "recall", "accuracy", "mcc", "pr_auc", "loss")
@@ -152,6 +155,35 @@ class PathsConfig(_Section):
     output_dir: str
 
 
+class FeaturesConfig(_Section):
+    """``features``: how similarity features are computed and held."""
+
+    chunk_size: PositiveInt = Field(
+        default=500_000, description="pairs scored per chunk (memory ~ chunk_size x (features + 8) x 8 bytes)"
+    )
+    streaming: bool = Field(
+        default=False,
+        description="write features chunk by chunk to a Parquet file and train/predict through tf.data from it",
+    )
+
+
+class CacheConfig(_Section):
+    """``cache``: candidate pairs and features stored once per content hash (``lossmatch.cache``)."""
+
+    enabled: bool = Field(default=True, description="false: block and compute features afresh, store nothing")
+    dir: str | None = Field(
+        default=None, description="cache folder; null: beside the SQLite MLflow store (else paths.mlruns_dir/cache)"
+    )
+    verify: Literal["full", "size"] = Field(
+        default="full", description="check each entry's files by SHA-256 (full) or by size only (size) on read"
+    )
+
+
+# engine=auto: DuckDB (out of core, spills to disk) once the two tables hold this many
+# records together, else the in-memory NumPy path (faster below it; both give the same pairs).
+AUTO_DUCKDB_RECORDS = 2_000_000
+
+
 class RunConfig(_Section):
     """The whole composed ``conf/train.yaml``, checked."""
 
@@ -161,6 +193,12 @@ class RunConfig(_Section):
     debug: bool = Field(description="show tracebacks and TensorFlow's own log lines")
     max_candidate_pairs: PositiveInt = Field(description="refuse blocking that yields more candidate pairs")
     optimized_metric: str = Field(description="what train.py returns to sweepers: a validation metric")
+    # Defaults here too, so configs saved before these keys existed still validate.
+    engine: Literal["memory", "duckdb", "spark", "auto"] = Field(
+        default="memory", description="blocking engine: memory, duckdb, spark or auto (see AUTO_DUCKDB_RECORDS)"
+    )
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     data: dict[str, Any]
     similarity: dict[str, Any]
     model: dict[str, Any]
@@ -176,6 +214,24 @@ class RunConfig(_Section):
     @property
     def loss_params(self) -> dict[str, Any]:
         return {k: v for k, v in self.loss.items() if k != "name" and not k.startswith("_")}
+
+    def cache_dir(self) -> str:
+        """``cache.dir``, or by default a ``cache`` folder beside the SQLite MLflow store
+        (a tracking server's store has no folder here: then ``paths.mlruns_dir/cache``)."""
+        if self.cache.dir:
+            return self.cache.dir
+        prefix = "sqlite:///"
+        if self.tracking.uri.startswith(prefix):
+            from pathlib import Path
+
+            return str(Path(self.tracking.uri[len(prefix):]).parent / "cache")
+        return f"{self.paths.mlruns_dir}/cache"
+
+    def blocking_engine(self, n_records: int) -> str:
+        """``engine``, with ``auto`` resolved for tables of ``n_records`` records together."""
+        if self.engine != "auto":
+            return self.engine
+        return "duckdb" if n_records >= AUTO_DUCKDB_RECORDS else "memory"
 
     @property
     def listwise(self) -> bool:
@@ -228,6 +284,7 @@ def validate(cfg) -> RunConfig:
     _check_objective(config.optimized_metric)
     _check_loss(config)
     _check_listwise(config)
+    _check_streaming(config)
     _check_model(config.model)
     _check_similarity(config)
     _check_data(config.data)
@@ -279,6 +336,21 @@ def _check_listwise(config: RunConfig) -> None:
             f"loss={config.loss_name} trains on candidate lists: trainer.class_weight and trainer.sampling "
             f"must be none, got {tr.class_weight!r} and {tr.sampling!r}"
         )
+
+
+def _check_streaming(config: RunConfig) -> None:
+    """What the streaming fit (``lossmatch.streaming``) does not do, refused before anything runs."""
+    tr = config.trainer
+    if not config.features.streaming:
+        return
+    if config.listwise:
+        raise InputError(f"features.streaming=true: loss={config.loss_name} trains on candidate lists, "
+                         "which streaming does not build; set features.streaming=false")
+    if tr.sampling != "none":
+        raise InputError(f"features.streaming=true: trainer.sampling must be none, got {tr.sampling!r}")
+    if tr.class_weight == "validation":
+        raise InputError("features.streaming=true: trainer.class_weight must be none, balanced or a mapping, "
+                         "got 'validation'")
 
 
 def _locate(group: str, target: str):

@@ -96,3 +96,14 @@ def test_spark_features_written_to_parquet_stream_back(spark, spark_pairs, sampl
     assert file.pairs().iloc[order].reset_index(drop=True).equals(expected)
     assert np.array_equal(file.features()[order], sm.transform(sample.left, sample.right, expected["left"].to_numpy(),
                                                                expected["right"].to_numpy()))
+
+
+def test_spark_candidate_keys_equal_in_memory_keys(spark, sample):
+    # What the pipeline's prepare stage asks for with engine=spark (through the feature cache).
+    from lossmatch.blocking import candidate_keys
+    from lossmatch.engines import spark as engine
+
+    got = engine.candidate_keys(sample.left, sample.right, RULES, spark=spark)
+    expected = candidate_keys(sample.left, sample.right, RULES)
+    assert got.dtype == np.int64 and len(expected) > 0
+    np.testing.assert_array_equal(got, expected)

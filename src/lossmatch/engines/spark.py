@@ -32,7 +32,7 @@ from lossmatch.engines.sql import LEFT, RIGHT, key_table, plan, token_table
 from lossmatch.errors import InputError
 from lossmatch.similarity import SimilarityMap
 
-__all__ = ["candidate_pairs", "feature_names", "features", "local_session", "to_pandas"]
+__all__ = ["candidate_keys", "candidate_pairs", "feature_names", "features", "local_session", "to_pandas"]
 
 
 def local_session(*, cores: int = 2, memory: str = "2g", shuffle_partitions: int = 8, app_name: str = "lossmatch"):
@@ -100,6 +100,17 @@ def candidate_pairs(spark, left: pd.DataFrame, right: pd.DataFrame, rules):
     for name, frame in views.items():
         frame.createOrReplaceTempView(name)
     return spark.sql(query.sql).withColumnRenamed("l", "left").withColumnRenamed("r", "right")
+
+
+def candidate_keys(left: pd.DataFrame, right: pd.DataFrame, rules, *, spark=None) -> np.ndarray:
+    """Sorted distinct pair keys, as :func:`lossmatch.blocking.candidate_keys` returns them,
+    computed by Spark SQL (``spark``: a session; by default :func:`local_session`)."""
+    from lossmatch.blocking import unique_sorted
+
+    spark = spark or local_session()
+    pairs = candidate_pairs(spark, left, right, rules)
+    keys = pairs.selectExpr(f"`left` * {len(right)} + `right` AS key").toPandas()["key"].to_numpy(np.int64)
+    return unique_sorted(keys)
 
 
 def feature_names(similarity_map: SimilarityMap) -> dict[str, str]:

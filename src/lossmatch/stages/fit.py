@@ -46,6 +46,10 @@ def build_loss(loss_cfg: Mapping) -> tuple[str, object]:
 
 def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: Sequence = ()) -> Fitted:
     """Train the configured model with the configured loss; ``callbacks`` are added to Keras'."""
+    if getattr(splits["train"], "streamed", False):  # features.streaming: batches from the features file
+        from lossmatch.streaming import fit_streamed
+
+        return fit_streamed(config, training, splits, callbacks)
     from hydra.utils import instantiate
 
     from lossmatch.callbacks import MlflowEpochLogger, ValidationF1

@@ -8,12 +8,15 @@ imported. The result holds pairs and labels, not features (the features stage ad
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lossmatch.common import SPLITS, pair_keys
+from lossmatch.cache import FeatureCache
+from lossmatch.common import SPLITS, pair_keys, sorted_membership, split_keys
 from lossmatch.data.base import MatchingData
 from lossmatch.errors import InputError
 from lossmatch.training import Training
@@ -31,6 +34,10 @@ class Prepared:
         missed: per split, known matches that blocking never proposed (false negatives).
         blocking: the rules used (None for benchmark data with given pairs).
         completeness: share of known matches among the candidates (None likewise).
+        n_candidates: candidate pairs blocking proposed (before cross-split pairs are dropped).
+        cache: the feature cache the features stage reads and fills (off when not given).
+        digests: content digests of the two tables, computed once per run for the cache.
+        chunk_size, streaming: the ``features`` settings (see ``lossmatch.stages.features``).
     """
 
     data: MatchingData
@@ -41,6 +48,10 @@ class Prepared:
     blocking: list | None
     completeness: float | None
     n_candidates: int
+    cache: FeatureCache | None = None
+    digests: tuple[str, str] | None = None
+    chunk_size: int | None = None
+    streaming: bool = False
 
 
 def prepare(config) -> Prepared:
@@ -60,12 +71,35 @@ def prepare(config) -> Prepared:
         left_name=f"left table ({data.files['left']})" if "left" in data.files else "left table",
         right_name=f"right table ({data.files['right']})" if "right" in data.files else "right table",
     )
-    if data.labelled_pairs is not None:
-        prepared = _given_pairs(data, training)
-    else:
-        prepared = _blocked_pairs(data, training, source, config)
-    check_positives(prepared)
+    cache = FeatureCache(config.cache_dir(), enabled=config.cache.enabled, verify=config.cache.verify)
+    # Hashing a table reads every value: once per run, shared by the blocking and feature entries.
+    digests = cache.table_digests(training.df_left, training.df_right) if cache.enabled else None
+    fresh = _first_missing(cache.root) if cache.enabled else None
+    try:
+        if data.labelled_pairs is not None:
+            prepared = _given_pairs(data, training)
+        else:
+            engine = config.blocking_engine(len(data.left) + len(data.right))
+            prepared = _blocked_pairs(data, training, source, config, cache, digests, engine)
+        check_positives(prepared)
+    except InputError:
+        # Refused input leaves nothing behind: not even a cache folder this run created.
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    prepared.cache, prepared.digests = cache, digests
+    prepared.chunk_size, prepared.streaming = config.features.chunk_size, config.features.streaming
     return prepared
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (None if it exists)."""
+    missing = None
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
 
 
 def _given_pairs(data: MatchingData, training: Training) -> Prepared:
@@ -77,34 +111,34 @@ def _given_pairs(data: MatchingData, training: Training) -> Prepared:
     return Prepared(data, training, pairs, labels, {s: 0 for s in SPLITS}, None, None, n)
 
 
-def _blocked_pairs(data: MatchingData, training: Training, source, config) -> Prepared:
+def _blocked_pairs(data: MatchingData, training: Training, source, config, cache: FeatureCache,
+                   digests: tuple[str, str] | None, engine: str) -> Prepared:
     from lossmatch.blocking import pair_completeness
     from lossmatch.data.split import assign_pairs, split_by_entity
 
-    candidates = block(data, training, source.blocking, config.max_candidate_pairs)
-    completeness = pair_completeness(candidates, data.matches)
+    n_right = len(training.df_right)
+    keys = block(data, training, source.blocking, config.max_candidate_pairs, cache=cache, digests=digests,
+                 engine=engine)
+    completeness = pair_completeness(keys, data.matches, n_right)
     split = getattr(source, "split", None) or {"val": 0.2, "test": 0.2}
     left_split, right_split = split_by_entity(len(data.left), len(data.right), data.matches, split, seed=config.seed)
-    pairs = assign_pairs(candidates, left_split, right_split)
-    n_right = len(training.df_right)
+    pairs = assign_pairs(split_keys(keys, n_right), left_split, right_split)
+    # Sorted int64 keys and binary searches: linear in the pairs, where np.isin sorted them again.
     match_keys = np.sort(pair_keys(data.matches, n_right))
-    labels = {s: _contains(match_keys, pair_keys(pairs[s], n_right)).astype(np.float32) for s in SPLITS}
-    found = _contains(np.sort(pair_keys(candidates, n_right)), pair_keys(data.matches, n_right))
+    labels = {s: sorted_membership(pair_keys(pairs[s], n_right), match_keys).astype(np.float32) for s in SPLITS}
+    found = sorted_membership(pair_keys(data.matches, n_right), keys)
     match_split = left_split[data.matches["left"].to_numpy()]
     missed = {s: int(np.sum((match_split == s) & ~found)) for s in SPLITS}
-    return Prepared(data, training, pairs, labels, missed, list(source.blocking), completeness, len(candidates))
+    return Prepared(data, training, pairs, labels, missed, list(source.blocking), completeness, len(keys))
 
 
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """For each of ``keys``, whether it is in ``sorted_keys`` (binary search: n log m, not n·m)."""
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    at = np.searchsorted(sorted_keys, keys).clip(max=len(sorted_keys) - 1)
-    return sorted_keys[at] == keys
+def block(data: MatchingData, training: Training, rules, limit: int, *, cache: FeatureCache | None = None,
+          digests: tuple[str, str] | None = None, engine: str = "memory") -> np.ndarray:
+    """Sorted int64 candidate pair keys of the blocking ``rules`` (``lossmatch.blocking.candidate_keys``),
+    from the cache when it holds them, refused above ``limit`` (``max_candidate_pairs``).
 
-
-def block(data: MatchingData, training: Training, rules, limit: int) -> pd.DataFrame:
-    """Candidate pairs of the blocking ``rules``, refused above ``limit`` (``max_candidate_pairs``)."""
+    ``engine``: memory, duckdb or spark (same keys from each, so the cache entry is shared).
+    """
     if not rules:
         raise InputError(f"data={data.name}: data.blocking must list at least one blocking rule")
     n_all = len(data.left) * len(data.right)
@@ -114,8 +148,9 @@ def block(data: MatchingData, training: Training, rules, limit: int) -> pd.DataF
             f"more than max_candidate_pairs={limit:,}; block on a column instead, "
             "e.g. data.blocking='[{method: block, on: <column>}]', or raise max_candidate_pairs"
         )
-    print(f"[lossmatch] blocking {len(data.left):,} x {len(data.right):,} records ...", flush=True)
-    candidates = training.candidate_pairs(rules)
+    print(f"[lossmatch] blocking {len(data.left):,} x {len(data.right):,} records ({engine}) ...", flush=True)
+    cache = cache or FeatureCache(None, enabled=False)
+    candidates = cache.candidate_keys(training.df_left, training.df_right, rules, engine=engine, digests=digests)
     if len(candidates) > limit:
         raise InputError(
             f"data.blocking gives {len(candidates):,} candidate pairs, more than max_candidate_pairs={limit:,}: "
