@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
-MAGELLAN = ROOT.parent / "shared" / "data" / "magellan"
+# The development sets: ../shared/data/magellan beside the project, or where LOSSMATCH_MAGELLAN says.
+MAGELLAN = Path(os.environ.get("LOSSMATCH_MAGELLAN") or ROOT.parent / "shared" / "data" / "magellan")
 
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
