@@ -9,8 +9,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
-# The development sets: ../shared/data/magellan beside the project, or where LOSSMATCH_MAGELLAN says.
+# The Magellan benchmark copies sit beside the repository (../shared/data/magellan);
+# LOSSMATCH_MAGELLAN points the tests at another copy. Tests that need them skip, naming both.
 MAGELLAN = Path(os.environ.get("LOSSMATCH_MAGELLAN") or ROOT.parent / "shared" / "data" / "magellan")
+MAGELLAN_MISSING = f"Magellan benchmark copies not found at {MAGELLAN} (set LOSSMATCH_MAGELLAN to their folder)"
 
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,6 +27,9 @@ def tiny_overrides(tmp_path: Path) -> list[str]:
         f"tracking.uri=sqlite:///{tmp_path}/mlruns/mlflow.db",
         f"tracking.artifact_location={tmp_path}/mlruns/artifacts",
         f"paths.output_dir={tmp_path}/outputs",
+        # The MLflow models (keras flavour, pyfunc matcher) cost seconds per run; the tests
+        # of the models themselves (test_train_e2e, test_serving) switch them back on.
+        "tracking.log_model=false",
     ]
 
 

@@ -59,3 +59,8 @@ def test_the_valid_tables_do_train(tables, compose_cfg, tmp_path):
     # Full blocking proposes every pair, so each of the 20 known matches is a positive of exactly one split.
     assert sum(result[s]["tp"] + result[s]["fn"] for s in ("train", "val", "test")) == len(NAMES)
     assert result["blocking"]["pair_completeness"] == 1.0
+    # Split 0.2 / 0.2 by entity: round(20 * 0.2) = 4 entities in test, so 4 x 4 = 16 candidate
+    # pairs of which 4 are matches.
+    test = result["test"]
+    assert test["tp"] + test["fn"] == 4
+    assert test["tp"] + test["fp"] + test["tn"] + test["fn"] == 16

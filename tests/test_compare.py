@@ -102,6 +102,19 @@ def test_one_seed_has_no_interval_and_constant_values_a_point(result):
     assert (flat["test_f1_ci_low"], flat["test_f1_ci_high"]) == pytest.approx((0.4, 0.4))
 
 
+def test_interval_is_cut_to_the_possible_values():
+    runs = fabricated_runs()
+    c_bce = runs["tags.data"].eq("C") & runs["tags.loss"].eq("bce")
+    runs.loc[c_bce, "metrics.test_f1"] = [0.98, 1.0]
+    runs.loc[c_bce, "metrics.test_mcc"] = [-0.99, -0.95]
+    r = row(C.compare(runs).frame, "C", "bce")
+    # mean .99, s = .01414, t(.975, 1) = 12.706: .99 ± .127 reaches 1.117; F1 cannot pass 1.
+    assert r["test_f1_ci_low"] == pytest.approx(0.99 - 12.706 * 0.01, abs=1e-3)
+    assert r["test_f1_ci_high"] == 1.0
+    # MCC: -.97 ± .254 reaches -1.224; MCC cannot pass -1.
+    assert r["test_mcc_ci_low"] == -1.0 and r["test_mcc_ci_high"] == pytest.approx(-0.97 + 12.706 * 0.02, abs=1e-3)
+
+
 def test_bootstrap_interval_is_narrower_than_t_for_five_seeds():
     # Why t is the default: the percentile bootstrap of 5 values understates the spread.
     low_t, high_t = C.confidence_interval(BCE_A)

@@ -6,15 +6,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import mlflow
 import pytest
 from conftest import ROOT, tiny_overrides
+from helpers.mlflow_server import mlflow_server as serve
 
 from lossmatch import tracking
 from lossmatch.cli import report_input_errors
@@ -30,8 +28,10 @@ def _runs(uri):
 
 
 def test_nan_loss_stops_the_run_failed_with_a_clear_message(compose_cfg, tmp_path):
-    cfg = compose_cfg([*tiny_overrides(tmp_path), "loss=bce", "loss._target_=helpers.losses.nan_loss"])
-    with pytest.raises(TrainingDiverged, match=r"training loss became nan at epoch 1, batch 1: lower trainer.learning_rate"):
+    # One step per call into TensorFlow, so the guard sees the first step's loss: NaN.
+    cfg = compose_cfg([*tiny_overrides(tmp_path), "loss=bce", "loss._target_=helpers.losses.nan_loss",
+                       "trainer.steps_per_execution=1"])
+    with pytest.raises(TrainingDiverged, match=r"training loss became nan in epoch 1, after 1 optimizer step: lower trainer.learning_rate"):
         train(cfg, output_dir=tmp_path / "run")
     (run,) = _runs(cfg.tracking.uri)
     assert run.info.status == "FAILED"
@@ -52,7 +52,7 @@ def test_disk_full_while_exporting_ends_failed_with_no_partial_export(compose_cf
     (run,) = _runs(cfg.tracking.uri)
     assert run.info.status == "FAILED"
     # Neither the export nor its temporary folder is left.
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.csv"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.csv", "predictions.parquet"]
 
 
 def test_runtime_faults_are_one_line_on_the_command_line(capsys):
@@ -61,7 +61,7 @@ def test_runtime_faults_are_one_line_on_the_command_line(capsys):
     assert info.value.code == 1
     assert capsys.readouterr().err == "lossmatch: error: No space left on device (/data/run/export/model.keras)\n"
     with pytest.raises(SystemExit) as info, report_input_errors(debug=False):
-        raise TrainingDiverged("training loss became nan at epoch 3, batch 2: lower trainer.learning_rate")
+        raise TrainingDiverged("training loss became nan in epoch 3, after 70 optimizer steps: lower trainer.learning_rate")
     assert info.value.code == 1
     assert capsys.readouterr().err.count("\n") == 1
     # In a multirun the line is printed and the error goes on to the sweeper.
@@ -149,37 +149,11 @@ def test_redact_and_credentials():
     assert tracking.ui_command("http://alice:s3cret@127.0.0.1:5055") == "open http://127.0.0.1:5055 in a browser"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
     """A real ``mlflow server`` on 127.0.0.1 (any credentials accepted), stopped afterwards."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path / "server-artifacts"),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("mlflow server did not start") from None
-                time.sleep(0.5)
+    with serve(f"sqlite:///{tmp_path}/server.db", tmp_path / "server-artifacts") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_password_in_tracking_uri_is_written_nowhere(mlflow_server, tmp_path):

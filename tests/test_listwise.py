@@ -70,12 +70,12 @@ def test_empty_input():
 
 @pytest.mark.parametrize("list_size", [0, -1, 2.5, True])
 def test_bad_list_size(list_size):
-    with pytest.raises(ValueError, match="list_size"):
+    with pytest.raises(ValueError, match=rf"^to_lists: list_size must be None or a positive int, got {list_size!r}$"):
         to_lists(GROUP, X, Y, list_size=list_size)
 
 
 def test_mismatched_lengths_and_bad_index():
-    with pytest.raises(ValueError, match="same number of rows"):
+    with pytest.raises(ValueError, match=r"^to_lists: group, X and y must have the same number of rows, got 5, 6 and 6$"):
         to_lists(GROUP[:5], X, Y)
-    with pytest.raises(ValueError, match="n_rows"):
+    with pytest.raises(ValueError, match=r"^from_lists: index refers to row 7 but n_rows is 4$"):
         from_lists(np.ones((1, 2)), np.array([[0, 7]]), 4)

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from lossmatch.metrics import best_f1_threshold, evaluate
@@ -25,12 +26,38 @@ def test_evaluate_counts_and_scores_at_half():
 
 def test_matches_missed_by_blocking_are_false_negatives():
     m = evaluate(Y, P, 0.5, missed_matches=2)
-    # fn = 1 + 2 missed; recall = 2/5; F1 = 4 / (4 + 1 + 3) = 1/2
-    assert m["fn"] == 3
-    assert m["recall"] == pytest.approx(2 / 5)
-    assert m["f1"] == pytest.approx(0.5)
-    # MCC over 8 rows: tp 2, tn 2, fp 1, fn 3: (4 - 3) / sqrt(3 * 5 * 3 * 5) = 1/15
-    assert m["mcc"] == pytest.approx(1 / 15)
+    # The 2 missed matches are 2 more rows (true 1, predicted 0): tp 2, fp 1, tn 2, fn 1 + 2 = 3.
+    # precision 2/3 (unchanged), recall 2/5, F1 = 4 / (4 + 1 + 3) = 1/2, accuracy (2 + 2) / 8,
+    # MCC over the 8 rows: (2*2 - 1*3) / sqrt((2+1)(2+3)(2+1)(2+3)) = 1/15
+    assert m == pytest.approx(
+        {"f1": 0.5, "precision": 2 / 3, "recall": 2 / 5, "accuracy": 0.5, "mcc": 1 / 15,
+         "tp": 2, "fp": 1, "tn": 2, "fn": 3},
+        rel=1e-12,
+    )
+    assert all(type(m[k]) is int for k in ("tp", "fp", "tn", "fn"))
+    assert all(type(m[k]) is float for k in ("f1", "precision", "recall", "accuracy", "mcc"))
+
+
+def test_score_equal_to_the_threshold_is_a_match():
+    # Row 1 scores exactly 0.6: predicted 1 (p >= t), so tp 2, fp 1 as at 0.5.
+    assert {k: evaluate(Y, P, 0.6)[k] for k in ("tp", "fp", "fn", "tn")} == {"tp": 2, "fp": 1, "fn": 1, "tn": 2}
+    # Just above, row 1 becomes a true negative.
+    assert {k: evaluate(Y, P, 0.6000001)[k] for k in ("tp", "fp", "fn", "tn")} == {"tp": 2, "fp": 0, "fn": 1, "tn": 3}
+
+
+def test_only_missed_matches_and_empty_input():
+    # No candidate pairs at all, 3 missed matches: everything is a false negative, MCC 0.
+    m = evaluate([], [], 0.5, missed_matches=3)
+    assert m == {"f1": 0.0, "precision": 0.0, "recall": 0.0, "accuracy": 0.0, "mcc": 0.0,
+                 "tp": 0, "fp": 0, "tn": 0, "fn": 3}
+    # Nothing at all: zeros, not NaN or ZeroDivisionError.
+    assert evaluate([], [], 0.5) == {k: 0 for k in ("f1", "precision", "recall", "accuracy", "mcc", "tp", "fp", "tn", "fn")}
+
+
+def test_all_negative_predictions_on_negatives_only():
+    # Two true negatives: accuracy 1, the ratios with an empty denominator are 0.
+    m = evaluate([0, 0], [0.1, 0.2], 0.5)
+    assert (m["tn"], m["accuracy"], m["precision"], m["recall"], m["f1"]) == (2, 1.0, 0.0, 0.0, 0.0)
 
 
 def test_no_predicted_positive_gives_zero_not_nan():
@@ -47,10 +74,41 @@ def test_threshold_maximises_validation_f1():
 
 
 def test_threshold_ties_go_to_the_higher_threshold():
-    # Cutting at 0.8 (tp 1, fp 0, fn 1 -> F1 2/3) and at 0.3 (tp 2, fp 2 -> F1 4/6) tie: higher wins.
-    t = best_f1_threshold([1, 0, 1, 0], [0.8, 0.5, 0.3, 0.35])
-    assert 0.5 < t <= 0.8
+    # Cuts below each score, F1 = 2tp / (2tp + fp + fn):
+    #   0.8: tp 1, fp 0, fn 1 -> 2/3;   0.5: tp 1, fp 1, fn 1 -> 1/2;
+    #   0.35: tp 1, fp 2, fn 1 -> 2/5;  0.3: tp 2, fp 2, fn 0 -> 4/6 = 2/3.
+    # 0.8 and 0.3 tie: the higher one wins, and the threshold is the midpoint between 0.8
+    # and the next lower score 0.5: (0.8 + 0.5) / 2 = 0.65.
+    assert best_f1_threshold([1, 0, 1, 0], [0.8, 0.5, 0.3, 0.35]) == pytest.approx(0.65, rel=1e-12)
+
+
+def test_threshold_counts_matches_missed_by_blocking():
+    y, p = [1, 0, 1, 0, 0], [0.8, 0.5, 0.3, 0.35, 0.1]
+    # Without missed matches the tie above repeats: 0.65.
+    assert best_f1_threshold(y, p) == pytest.approx(0.65, rel=1e-12)
+    # With 1 missed match there are 3 true matches, so every cut has one more FN:
+    #   0.8: 2 / (2 + 0 + 2) = 1/2;  0.3: 4 / (4 + 2 + 1) = 4/7 -> 0.3 wins,
+    # midpoint to the next lower score 0.1: (0.3 + 0.1) / 2 = 0.2.
+    assert best_f1_threshold(y, p, missed_matches=1) == pytest.approx(0.2, rel=1e-12)
+
+
+def test_threshold_at_the_lowest_score_is_that_score():
+    # The best cut keeps every pair (F1 = 2*2 / (2*2 + 1) = 4/5 beats 2/3 at 0.9);
+    # there is no lower score to take a midpoint with, so the threshold is 0.3 itself.
+    assert best_f1_threshold([1, 0, 1], [0.9, 0.8, 0.3]) == 0.3
+
+
+def test_column_vectors_and_float32_scores():
+    # (n, 1) columns, as a Keras model predicts them, give the same counts as flat vectors.
+    m = evaluate(np.array(Y)[:, None], np.array(P)[:, None], 0.5)
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 2)
+    # float32 scores: the midpoint is taken in float64 between the two float32 scores, so it
+    # lies strictly between them (float32 arithmetic would give 0.64999998, not this).
+    t = best_f1_threshold(np.array([[1], [0], [1], [0]]), np.array([[0.8], [0.5], [0.3], [0.35]], np.float32))
+    assert t == (float(np.float32(0.8)) + float(np.float32(0.5))) / 2
+    assert type(t) is float
 
 
 def test_threshold_without_positives_is_half():
     assert best_f1_threshold([0, 0, 0], [0.2, 0.4, 0.9]) == 0.5
+    assert best_f1_threshold([], []) == 0.5

@@ -29,7 +29,7 @@ def run(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("serving")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=tiny_overrides(tmp))
+        cfg = compose(config_name="train", overrides=[*tiny_overrides(tmp), "tracking.log_model=true"])
     result = train(cfg, output_dir=tmp / "run")
     return cfg, result, tmp
 

@@ -15,7 +15,7 @@ LOSSES = ["bce", "soft_f1", "focal", "combined", "soft_fbeta", "soft_jaccard", "
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
-    cfg = compose_cfg([f"loss={loss}", *tiny_overrides(tmp_path)])
+    cfg = compose_cfg([f"loss={loss}", *tiny_overrides(tmp_path), "tracking.log_model=true"])
     out = tmp_path / "run"
     result = train(cfg, output_dir=out)
 
@@ -93,7 +93,7 @@ def test_mlflow_model_loads_without_lossmatch(compose_cfg, tmp_path):
 
     import numpy as np
 
-    cfg = compose_cfg(["loss=combined", *tiny_overrides(tmp_path)])
+    cfg = compose_cfg(["loss=combined", *tiny_overrides(tmp_path), "tracking.log_keras_model=true"])
     result = train(cfg, output_dir=tmp_path / "run")
     code = (
         "import mlflow, numpy as np, sys; "

@@ -67,6 +67,10 @@ REPORTED_METRICS = (
     "val_f1",
 )
 KEYS = ("data", "loss", "seed")
+# The values each metric can take: an interval is cut to them (with two or three seeds a t
+# interval of an F1 near 1 reaches above 1, which no mean F1 can).
+METRIC_RANGE = {"test_mcc": (-1.0, 1.0), "test_log_loss": (0.0, np.inf)}
+UNIT_RANGE = (0.0, 1.0)
 # Two F1 values closer than this are the same count ratio up to float rounding: a tie.
 TIE_TOLERANCE = 1e-12
 
@@ -147,7 +151,10 @@ def summarize(
     confidence: float = 0.95,
     ci: str = "t",
 ) -> pd.DataFrame:
-    """Per (data, loss): ``seeds`` and, per metric, ``<m>_mean``, ``<m>_std``, ``<m>_ci_low``, ``<m>_ci_high``."""
+    """Per (data, loss): ``seeds`` and, per metric, ``<m>_mean``, ``<m>_std``, ``<m>_ci_low``, ``<m>_ci_high``.
+
+    Intervals are cut to the metric's possible values (``METRIC_RANGE``; [0, 1] otherwise).
+    """
     rows = []
     for (data, loss), group in table.groupby(["data", "loss"], sort=True):
         row = {"data": data, "loss": loss, "seeds": len(group)}
@@ -156,7 +163,9 @@ def summarize(
             finite = x[~np.isnan(x)]
             row[f"{m}_mean"] = float(finite.mean()) if len(finite) else float("nan")
             row[f"{m}_std"] = float(finite.std(ddof=1)) if len(finite) > 1 else float("nan")
-            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = confidence_interval(finite, confidence, method=ci)
+            low, high = confidence_interval(finite, confidence, method=ci)
+            lowest, highest = METRIC_RANGE.get(m, UNIT_RANGE)
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = min(max(low, lowest), highest), max(min(high, highest), lowest)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -418,17 +427,24 @@ def write_comparison(
     return files
 
 
-def search_runs(tracking_uri: str, experiment_names: Sequence[str], *, filter_string: str = "") -> pd.DataFrame:
-    """All runs of ``experiment_names`` in the store at ``tracking_uri`` (experiments that do not exist are skipped)."""
+def search_runs(tracking_uri: str, experiment_names: Sequence[str] | None, *, filter_string: str = "") -> pd.DataFrame:
+    """All runs of ``experiment_names`` in the store at ``tracking_uri`` (experiments that do not exist are skipped).
+
+    ``experiment_names=None`` searches every experiment: a comparison's runs live in one
+    experiment per data set, found by ``filter_string="tags.comparison = '<id>'"``.
+    """
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    ids = [e.experiment_id for name in experiment_names if (e := client.get_experiment_by_name(name)) is not None]
-    if not ids:
-        raise InputError(f"tracking: none of the experiments {list(experiment_names)} exists in {tracking_uri}")
+    where = {"search_all_experiments": True}
+    if experiment_names is not None:
+        ids = [e.experiment_id for name in experiment_names if (e := client.get_experiment_by_name(name)) is not None]
+        if not ids:
+            raise InputError(f"tracking: none of the experiments {list(experiment_names)} exists in {tracking_uri}")
+        where = {"experiment_ids": ids}
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri)
     try:
-        return mlflow.search_runs(experiment_ids=ids, filter_string=filter_string, output_format="pandas")
+        return mlflow.search_runs(**where, filter_string=filter_string, output_format="pandas")
     finally:
         mlflow.set_tracking_uri(previous)

@@ -169,7 +169,10 @@ class TrackingConfig(_Section):
     artifact_location: str | None = Field(description="artifact folder of new experiments (local stores)")
     experiment: str | None = Field(description="MLflow experiment; null: lossmatch/<data set>")
     run_name: str | None = Field(description="MLflow run name; null: <loss>-seed<seed>")
-    log_model: bool = Field(description="also log the model with MLflow's keras flavour")
+    log_model: bool = Field(description="log the pyfunc matcher (record pairs in, probability out; servable)")
+    log_keras_model: bool = Field(description="also log the bare Keras network (keras flavour)")
+    # Optional so that configs written before the key existed still validate.
+    tags: dict[str, Any] = Field(default_factory=dict, description="extra MLflow tags of the run, e.g. {comparison: <id>}")
 
 
 class PathsConfig(_Section):

@@ -26,6 +26,12 @@ def balanced_class_weights(y) -> dict[int, float]:
     Returns:
         ``{class: weight}`` with python int keys and float values, the form
         ``keras.Model.fit(class_weight=...)`` expects.
+
+    Examples:
+        6 non-matches and 2 matches: 8 / (2 · 6) and 8 / (2 · 2).
+
+        >>> {c: round(w, 4) for c, w in balanced_class_weights([0, 0, 0, 0, 0, 0, 1, 1]).items()}
+        {0: 0.6667, 1: 2.0}
     """
     from sklearn.utils.class_weight import compute_class_weight
 
@@ -44,6 +50,14 @@ def class_weights_from_losses(per_class_losses, smoothing=1.0) -> np.ndarray:
     weights sum to K. s = 0 gives all ones; larger s puts more weight on the
     classes the model finds hard. If every loss is 0 (nothing to correct) the
     weights are all ones.
+
+    Examples:
+        [1, 3] / 4 · 2, then with smoothing 2: [1, 9] / 10 · 2.
+
+        >>> class_weights_from_losses([1.0, 3.0]).tolist()
+        [0.5, 1.5]
+        >>> class_weights_from_losses([1.0, 3.0], smoothing=2.0).round(4).tolist()
+        [0.2, 1.8]
     """
     losses = np.asarray(per_class_losses, dtype=np.float64).ravel()
     if losses.size == 0 or not np.all(np.isfinite(losses)) or np.any(losses < 0):
@@ -70,20 +84,42 @@ def class_weights_from_losses(per_class_losses, smoothing=1.0) -> np.ndarray:
 def validation_class_weights(y_true, y_prob, smoothing=1.0) -> np.ndarray:
     """Class weights from each class's log loss on a validation split.
 
-    Class c's loss is scikit-learn's ``log_loss`` of the one-vs-rest column c
-    (P(class c)) on the rows whose true class is c, i.e. the mean of
-    −log P(y = c) over the class-c pairs: how badly the model does on that class.
-    A binary ``y_prob`` of shape (n,) holds P(class 1) and is read as the two
-    columns [1 − p, p]. The losses go through
-    ``class_weights_from_losses(losses, smoothing)``.
+    Each class's loss L_c is a scikit-learn ``log_loss`` of the model's column c
+    (P(class c)); the losses go through ``class_weights_from_losses(losses,
+    smoothing)``, so the classes the model finds hard weigh more. Which rows enter
+    L_c depends on the number of classes K:
 
-    NOTE: the one-vs-rest log loss over *all* rows would not do: for two classes
-    the columns are 1 − p and p with complementary labels, so both classes get
-    the same loss and the weights are always [1, 1].
+    - K >= 3 (``y_prob`` of shape (n, K)): the one-vs-rest log loss of column c over
+      *all* rows, ``log_loss(y_true == c, y_prob[:, c])``. This is the worked 4-class
+      example the function was specified from (Mat Kelcey, "deriving class_weights
+      from validation data", 2020): confusing two classes raises both their losses.
+    - K = 2 (``y_prob`` of shape (n,) holding P(class 1), read as the columns
+      [1 − p, p], or (n, 2)): the log loss of column c on the rows whose true
+      class is c, i.e. the mean of −log P(y = c) over the class-c pairs. Over all
+      rows the two one-vs-rest problems are the same problem with the labels
+      swapped (columns 1 − p and p), so both classes would get the same loss and
+      the weights would always be [1, 1].
 
     Returns:
-        An array of K weights, index = class. A class absent from ``y_true``
-        gets loss 0.
+        An array of K weights, index = class. For K = 2 a class absent from
+        ``y_true`` gets loss 0; for K >= 3 its loss still counts the probability
+        the model gives it on the other rows.
+
+    Examples:
+        The 4-class example: the model confuses classes 0 and 1, so they weigh more.
+
+        >>> y_true = [3, 1, 1, 0, 2, 0, 1, 2, 3, 3]
+        >>> y_prob = [[0.0, 0.1, 0.1, 0.8], [0.4, 0.5, 0.0, 0.1], [0.5, 0.3, 0.1, 0.1],
+        ...           [0.4, 0.3, 0.1, 0.2], [0.1, 0.1, 0.8, 0.0], [0.7, 0.1, 0.1, 0.1],
+        ...           [0.3, 0.6, 0.1, 0.0], [0.0, 0.1, 0.9, 0.0], [0.1, 0.0, 0.0, 0.9],
+        ...           [0.0, 0.1, 0.1, 0.8]]
+        >>> validation_class_weights(y_true, y_prob).round(4).tolist()
+        [1.4519, 1.5697, 0.4582, 0.5202]
+
+        Binary: the matches (class 1) are predicted worse than the non-matches.
+
+        >>> validation_class_weights([0, 0, 0, 1, 1], [0.1, 0.2, 0.4, 0.5, 0.8]).round(4).tolist()
+        [0.7583, 1.2417]
     """
     from sklearn.metrics import log_loss
 
@@ -96,8 +132,13 @@ def validation_class_weights(y_true, y_prob, smoothing=1.0) -> np.ndarray:
             "validation_class_weights: y_prob must have shape (n,) or (n, n_classes) "
             f"with n = len(y_true) = {y_true.shape[0]}, got {y_prob.shape}"
         )
+    n_classes = y_prob.shape[1]
     losses = []
-    for c in range(y_prob.shape[1]):
+    for c in range(n_classes):
+        if n_classes >= 3:
+            # labels=[0, 1]: a class absent from y_true is still a (negative-only) binary problem.
+            losses.append(log_loss((y_true == c).astype(int), y_prob[:, c], labels=[0, 1]))
+            continue
         rows = y_true == c
         if not rows.any():
             losses.append(0.0)
@@ -120,6 +161,10 @@ def check_class_weight_mapping(mapping) -> dict[int, float]:
 
     Raises:
         InputError: naming ``trainer.class_weight`` and the value received.
+
+    Examples:
+        >>> check_class_weight_mapping({"0": 3, "1": 1})
+        {0: 3.0, 1: 1.0}
     """
 
     def fail(why):
@@ -171,6 +216,15 @@ def resample(X, y, method="none", ratio=1.0, seed=None):
 
     Raises:
         InputError: naming ``trainer.sampling`` or ``trainer.sampling_ratio``.
+
+    Examples:
+        8 negatives and 2 positives; oversampling to ratio 0.5 duplicates positives up to 4.
+
+        >>> X, y = np.arange(20).reshape(10, 2), np.array([0] * 8 + [1] * 2)
+        >>> np.bincount(resample(X, y, "oversample", 0.5, seed=0)[1]).tolist()
+        [8, 4]
+        >>> np.bincount(resample(X, y, "undersample", 0.5, seed=0)[1]).tolist()
+        [4, 2]
     """
     if method not in SAMPLING_METHODS:
         raise InputError(
@@ -221,6 +275,13 @@ def correct_prior(p, train_prior, sampled_prior):
         p' = p·π/π_s / (p·π/π_s + (1 − p)·(1 − π)/(1 − π_s))
 
     The identity when π = π_s. Apply it before choosing or using a threshold.
+
+    Examples:
+        Trained on a 50 % positive sample of data with 10 % positives:
+        0.5·0.2 / (0.5·0.2 + 0.5·1.8) = 0.1 and 0.9·0.2 / (0.9·0.2 + 0.1·1.8) = 0.5.
+
+        >>> correct_prior([0.5, 0.9], train_prior=0.1, sampled_prior=0.5).round(4).tolist()
+        [0.1, 0.5]
     """
     for name, prior in (("train_prior", train_prior), ("sampled_prior", sampled_prior)):
         if (

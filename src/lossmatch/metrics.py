@@ -22,13 +22,31 @@ def evaluate(y_true, y_prob, threshold: float, *, missed_matches: int = 0) -> di
 
     ``missed_matches`` are true matches that blocking never proposed: they are
     added as false negatives, so a blocking step cannot inflate recall or F1.
+
+    Examples:
+        Predicted matches at p >= 0.5 are rows 1, 2 and 4:
+
+        >>> y_true, y_prob = [0, 0, 1, 1, 1, 0], [0.1, 0.6, 0.7, 0.4, 0.9, 0.2]
+        >>> m = evaluate(y_true, y_prob, 0.5)
+        >>> m["tp"], m["fp"], m["tn"], m["fn"], round(m["f1"], 4), round(m["mcc"], 4)
+        (2, 1, 2, 1, 0.6667, 0.3333)
+
+        Two matches that blocking missed are two more false negatives:
+
+        >>> m = evaluate(y_true, y_prob, 0.5, missed_matches=2)
+        >>> m["fn"], m["recall"], m["f1"], round(m["mcc"], 4)
+        (3, 0.4, 0.5, 0.0667)
     """
     # scikit-learn takes seconds to import: not at import time (the CLI checks input first).
     from sklearn.metrics import confusion_matrix, matthews_corrcoef
 
     y_true = np.asarray(y_true).astype(int).ravel()
     y_pred = (np.asarray(y_prob).ravel() >= threshold).astype(int)
-    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    if len(y_true):
+        tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    else:
+        # scikit-learn refuses empty input; no candidate pairs (blocking found none) is no counts.
+        tn = fp = fn = tp = 0
     fn = fn + int(missed_matches)
     if missed_matches:
         # MCC needs the missed matches as rows too: a missed match is (true 1, predicted 0).
@@ -58,6 +76,13 @@ def best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
     the midpoint between the chosen score and the next lower one, so it does
     not sit on a training-set-specific exact value. With no positive pairs the
     default 0.5 is returned.
+
+    Examples:
+        Cutting below 0.4 (3 of 3 matches, 1 false match) gives the best F1, 6/7; the
+        threshold is halfway to the next lower score, 0.2:
+
+        >>> round(best_f1_threshold([0, 0, 1, 1, 1, 0], [0.1, 0.6, 0.7, 0.4, 0.9, 0.2]), 4)
+        0.3
     """
     from sklearn.metrics import precision_recall_curve
 

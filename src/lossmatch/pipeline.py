@@ -45,7 +45,10 @@ def run(cfg, output_dir=None, *, callbacks=()) -> dict:
     prepared = prepare(config)
     out = run_directory(output_dir)
     trial = sweep.current_trial()
-    identity = run_identity(config, data_name=prepared.data.name, root=config.paths.root_dir, **sweep.identity(trial))
+    identity = run_identity(
+        config, data_name=prepared.data.name, root=config.paths.root_dir, extra_tags=config.tracking.tags,
+        **sweep.identity(trial),
+    )
     experiment_id = tracking.setup_tracking(uri, identity.experiment_name, config.tracking.artifact_location)
     remove_abandoned_exports(Path(config.paths.output_dir))
     with tracking.mlflow_run(config.tracking.run_name or identity.run_name, **sweep.run_options(trial)) as active:

@@ -237,18 +237,19 @@ def ui_command(uri: str) -> str:
 
 @contextlib.contextmanager
 def mlflow_run(run_name: str | None = None, *, tags: Mapping[str, str] | None = None, nested: bool | None = None,
-               parent_run_id: str | None = None) -> Iterator:
+               parent_run_id: str | None = None, run_id: str | None = None) -> Iterator:
     """Start an MLflow run that ends FAILED, or KILLED on Ctrl-C / SIGTERM, never left RUNNING.
 
     Nested automatically when another run is active (a sweep's parent run in this process)
     or when ``parent_run_id`` is given (a sweep's parent run in another process).
+    ``run_id`` reopens an existing run instead (a resumed loss comparison's parent run).
     """
     import mlflow
 
     if nested is None:
         nested = mlflow.active_run() is not None or parent_run_id is not None
     all_tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), **dict(tags or {})}
-    run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id, tags=all_tags)
+    run = mlflow.start_run(run_id=run_id, run_name=run_name, nested=nested, parent_run_id=parent_run_id, tags=all_tags)
     try:
         yield run
     except KeyboardInterrupt:  # lossmatch.errors.Terminated (SIGTERM) is one

@@ -559,9 +559,12 @@ def _non_finite_guard(keras):
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
+                # The optimizer's own count: Keras' batch index is the end of a block of
+                # steps_per_execution steps, not the step that diverged.
+                steps = int(self.model.optimizer.iterations)
                 raise TrainingDiverged(
-                    f"training loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}: "
-                    "lower trainer.learning_rate or check the loss parameters"
+                    f"training loss became {float(loss)} in epoch {self.epoch + 1}, after {steps} optimizer "
+                    f"step{'s' if steps != 1 else ''}: lower trainer.learning_rate or check the loss parameters"
                 )
 
     return NonFiniteLossGuard()

@@ -14,14 +14,33 @@ from lossmatch.errors import InputError
 TABLE = pd.DataFrame({"id": ["1", "2", "3"], "name": ["a", "b", "c"]})
 
 
-def test_good_input_passes():
-    # None of the helpers complains about sound input.
-    check_columns(TABLE, ["id", "name"], "t.csv")
-    check_columns(TABLE, "id", "t.csv")
-    check_unique_ids(TABLE, "id", "t.csv")
-    check_not_empty(TABLE, "t.csv")
-    m = pd.DataFrame({"l": ["1", "3"], "r": ["2", "2"]})
-    check_matches_known(m, "l", "r", TABLE["id"], TABLE["id"], "m.csv")
+MATCHES = pd.DataFrame({"l": ["1", "3"], "r": ["2", "2"]})
+
+
+@pytest.mark.parametrize(
+    "good, bad",
+    [
+        # Each pair differs in one thing: the check passes the first and refuses the second.
+        (lambda: check_columns(TABLE, ["id", "name"], "t.csv"), lambda: check_columns(TABLE, ["id", "Name"], "t.csv")),
+        (lambda: check_columns(TABLE, "id", "t.csv"), lambda: check_columns(TABLE, "ids", "t.csv")),
+        (
+            lambda: check_unique_ids(TABLE, "id", "t.csv"),
+            lambda: check_unique_ids(TABLE.assign(id=["1", "2", "1"]), "id", "t.csv"),
+        ),
+        (lambda: check_not_empty(TABLE.iloc[:1], "t.csv"), lambda: check_not_empty(TABLE.iloc[:0], "t.csv")),
+        (
+            lambda: check_matches_known(MATCHES, "l", "r", TABLE["id"], TABLE["id"], "m.csv"),
+            lambda: check_matches_known(MATCHES.replace("3", "4"), "l", "r", TABLE["id"], TABLE["id"], "m.csv"),
+        ),
+    ],
+    ids=["columns", "one_column", "unique_ids", "not_empty", "matches_known"],
+)
+def test_sound_input_passes_and_one_change_fails(good, bad):
+    # The helpers return nothing on sound input ...
+    assert good() is None
+    # ... and the nearest broken input is refused, so the pass above means something.
+    with pytest.raises(InputError):
+        bad()
 
 
 @pytest.mark.parametrize(

@@ -4,15 +4,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MAGELLAN, MAGELLAN_MISSING
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from lossmatch.data import DeepMatcherSource
 from lossmatch.errors import InputError
 
-BEER = Path("/work/shared/data/magellan/Structured-Beer")
+BEER = MAGELLAN / "Structured-Beer"
 CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
-needs_beer = pytest.mark.skipif(not BEER.is_dir(), reason=f"benchmark copy not found: {BEER}")
+needs_beer = pytest.mark.skipif(not BEER.is_dir(), reason=f"Structured-Beer missing: {MAGELLAN_MISSING}")
 
 
 @needs_beer
@@ -84,8 +85,9 @@ def test_bad_sets(tmp_path, overrides, expected):
 
 
 def test_missing_directory(tmp_path):
-    with pytest.raises(InputError, match="data.path: directory not found"):
+    with pytest.raises(InputError) as err:
         DeepMatcherSource(path=str(tmp_path / "nope")).load()
+    assert str(err.value) == f"data.path: directory not found: {tmp_path / 'nope'}"
 
 
 # ---- pairs=blocked: the set as two tables, blocked, split by entity ----

@@ -66,5 +66,5 @@ def test_bad_config_raises_input_error_at_load():
     cfg = OmegaConf.create({"seed": 0, "data": OmegaConf.load(CONF / "febrl4.yaml")})
     cfg.data.split.test = 0.9
     source = instantiate(cfg.data)
-    with pytest.raises(InputError, match="data.split"):
+    with pytest.raises(InputError, match=r"^data\.split: val \+ test = 1\.1; expected a sum below 1 "):
         source.load()

@@ -26,6 +26,16 @@ def test_hand_computed_value():
     )
 
 
+def test_every_parameter_reaches_its_term():
+    # weight_f1 = 0.3, ε = 1, α = 0.6, γ = 0.5 (no default left):
+    #   soft F1 term with ε = 1: 1 − (3 + 1) / (3.8 + 1) = 1/6 (see test_soft_f1)
+    #   focal term: (0.6·S+ + 0.4·S−) / 4 with S+ = 0.3563924, S− = 0.1331108 at γ = 0.5 (see
+    #   test_focal) = (0.2138354 + 0.0532443) / 4 = 0.0667699
+    #   0.3 · 1/6 + 0.7 · 0.0667699 = 0.05 + 0.0467390 = 0.0967390
+    loss = combined_loss(weight_f1=0.3, epsilon=1.0, alpha=0.6, gamma=0.5)
+    np.testing.assert_allclose(value(loss, Y, P), 0.0967390, rtol=1e-5)
+
+
 def test_extreme_weights_give_the_parts():
     # weight_f1 = 1 is soft F1 alone, 0 is focal alone (with the combined alpha).
     np.testing.assert_allclose(value(combined_loss(weight_f1=1.0), Y, P), value(soft_f1_loss(), Y, P), rtol=1e-6)

@@ -90,6 +90,19 @@ def test_dict_mask_removes_items():
     np.testing.assert_allclose(out, [[sig(-1), 0.0, sig(1), 0.0], PER_ITEM[1]], rtol=1e-5)
 
 
+def test_unbatched_dict_mask_and_scalar_weight():
+    # One list given as a dict with a mask: as in test_dict_mask_removes_items, list 1.
+    loss = PairwiseSoftZeroOneLoss(reduction="none")
+    mask = np.array([True, True, True, False])
+    out = _value(loss, {"labels": LABELS[0], "mask": mask}, SCORES[0])
+    np.testing.assert_allclose(out, [sig(-1), 0.0, sig(1), 0.0], rtol=1e-5)
+    # A dict without a mask is just the labels.
+    np.testing.assert_allclose(_value(loss, {"labels": LABELS}, SCORES), PER_ITEM, rtol=1e-5)
+    # A scalar weight scales every item: 2 * 3.3028356.
+    total = _value(PairwiseSoftZeroOneLoss(reduction="sum"), LABELS, SCORES, sample_weight=2.0)
+    np.testing.assert_allclose(total, 2 * TOTAL, rtol=1e-5)
+
+
 def test_temperature():
     # temperature 0.5 doubles the differences. List 1: item 0 -> sig(-2) + sig(2) = 1,
     # item 2 -> sig(2) + sig(6) = 0.8807971 + 0.9975274 = 1.8783245.
@@ -105,10 +118,18 @@ def test_all_padding_or_no_positive_is_zero_not_nan():
 
 def test_bad_rank_and_dict_without_labels_raise():
     loss = PairwiseSoftZeroOneLoss()
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError) as err:
         loss(np.ones((2, 3, 4), "float32"), np.ones((2, 3, 4), "float32"))
-    with pytest.raises(ValueError, match='"labels"'):
+    assert str(err.value) == (
+        "PairwiseSoftZeroOneLoss: y_true and y_pred must both have shape (list_size,) "
+        "or (batch, list_size), got (2, 3, 4) and (2, 3, 4)"
+    )
+    # Ranks that differ are refused too, not broadcast.
+    with pytest.raises(ValueError, match=r"got \(4,\) and \(1, 4\)$"):
+        loss(LABELS[0], SCORES[:1])
+    with pytest.raises(ValueError) as err:
         loss({"mask": np.ones((2, 4), bool)}, SCORES)
+    assert str(err.value) == 'PairwiseSoftZeroOneLoss: y_true as a dict needs a "labels" key, got keys [\'mask\']'
 
 
 def test_expects_lists_flag():

@@ -16,6 +16,11 @@ def test_hand_computed_value():
     np.testing.assert_allclose(value(soft_f1_loss(), Y, P), 0.8 / 3.8, rtol=1e-5)
 
 
+def test_epsilon_enters_numerator_and_denominator():
+    # ε = 1 makes the smoothing visible: 1 − (2·1.5 + 1) / (2·1.5 + 0.3 + 0.5 + 1) = 1 − 4 / 4.8 = 1/6
+    np.testing.assert_allclose(value(soft_f1_loss(epsilon=1.0), Y, P), 1 / 6, rtol=1e-5)
+
+
 def test_column_shape_gives_same_value():
     # Keras feeds (batch,) labels with (batch, 1) outputs; counts must not broadcast to (4, 4).
     np.testing.assert_allclose(value(soft_f1_loss(), Y, P[:, None]), 0.8 / 3.8, rtol=1e-5)

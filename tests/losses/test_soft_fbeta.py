@@ -27,6 +27,11 @@ def test_hand_computed_values(beta, expected):
     np.testing.assert_allclose(value(soft_fbeta_loss(beta=beta), Y, P), expected, rtol=1e-5)
 
 
+def test_epsilon_enters_numerator_and_denominator():
+    # β = 2, ε = 1: 1 − (5·1.5 + 1) / (5·1.5 + 4·0.5 + 0.3 + 1) = 1 − 8.5 / 10.8 = 2.3 / 10.8
+    np.testing.assert_allclose(value(soft_fbeta_loss(beta=2.0, epsilon=1.0), Y, P), 2.3 / 10.8, rtol=1e-5)
+
+
 def test_beta_one_equals_soft_f1():
     p = np.array([0.3, 0.7, 0.2, 0.95, 0.5, 0.05], "float32")
     y = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0], "float32")

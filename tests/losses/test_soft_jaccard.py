@@ -15,6 +15,11 @@ def test_hand_computed_value():
     np.testing.assert_allclose(value(soft_jaccard_loss(), Y, P), 0.8 / 2.3, rtol=1e-5)
 
 
+def test_epsilon_enters_numerator_and_denominator():
+    # ε = 1: 1 − (1.5 + 1) / (1.5 + 0.3 + 0.5 + 1) = 1 − 2.5 / 3.3 = 0.8 / 3.3
+    np.testing.assert_allclose(value(soft_jaccard_loss(epsilon=1.0), Y, P), 0.8 / 3.3, rtol=1e-5)
+
+
 def test_relation_to_soft_f1():
     # F1 = 2J / (1 + J) holds for the soft counts too (epsilon aside).
     j = 1.0 - value(soft_jaccard_loss(), Y, P)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -72,9 +73,10 @@ def test_gaussian():
 
 def test_gaussian_needs_positive_scale():
     # No default scale exists for arbitrary units, and it must be positive.
-    with pytest.raises(InputError, match="scale"):
+    missing = "In similarity map key 'x': Similarity 'gaussian' needs parameter(s) ['scale'], e.g. {name: gaussian, scale: ...}."
+    with pytest.raises(InputError, match=f"^{re.escape(missing)}$"):
         SimilarityMap({"x": ["gaussian"]})
-    with pytest.raises(InputError, match="scale"):
+    with pytest.raises(InputError, match=r"^In similarity map key 'x': gaussian scale must be a positive number, got 0\.$"):
         SimilarityMap({"x": [{"name": "gaussian", "scale": 0}]})
 
 
@@ -121,7 +123,8 @@ def test_tfidf_char_params():
     scores, _ = score("tfidf_char", ["abcd"], ["abce"], ngram_range=[3, 3])
     # char_wb 3-grams of " abcd ": " ab", "abc", "bcd", "cd " -> share " ab", "abc" with " abce ".
     assert 0 < scores[0] < 1
-    with pytest.raises(InputError, match="ngram_range"):
+    expected = "ngram_range must be two integers [low, high] with 1 <= low <= high, got [3, 2]."
+    with pytest.raises(InputError, match=f"^In similarity map key 'x': {re.escape(expected)}$"):
         SimilarityMap({"x": [{"name": "tfidf_char", "ngram_range": [3, 2]}]})
 
 

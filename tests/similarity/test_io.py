@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import MAGELLAN, MAGELLAN_MISSING
 
 from lossmatch.errors import InputError
 from lossmatch.similarity import SimilarityMap, load_similarity_map, save_similarity_map
@@ -30,21 +32,64 @@ def test_text_round_trip(tmp_path, suffix):
     assert yaml.safe_load(path.read_text())["map"] == MAP
 
 
+def test_file_layout_is_stable(tmp_path):
+    # Map order kept (not sorted), two-space JSON with a final newline; non-ASCII column names
+    # are escaped, so the files are plain ASCII whatever the platform's encoding.
+    sm = SimilarityMap({"straße": ["exact"], "a~b": [{"name": "gaussian", "scale": 2}]})
+    save_similarity_map(sm, tmp_path / "m.yaml")
+    save_similarity_map(sm, tmp_path / "m.JSON")
+    assert (tmp_path / "m.yaml").read_bytes() == (
+        b'map:\n  "stra\\xDFe":\n  - exact\n  a~b:\n  - name: gaussian\n    scale: 2\n')
+    assert (tmp_path / "m.JSON").read_bytes() == (
+        b'{\n  "map": {\n    "stra\\u00dfe": [\n      "exact"\n    ],\n    "a~b": [\n      {\n        "name": "gaussian",\n'
+        b'        "scale": 2\n      }\n    ]\n  }\n}\n')
+    assert load_similarity_map(tmp_path / "m.JSON") == sm == load_similarity_map(tmp_path / "m.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("bad.yaml", "map: [unclosed\n", "while parsing a flow sequence in \"<unicode string>\", line 1, column 6:"),
+        ("bad.json", "{", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    ],
+)
+def test_unparsable_file_is_one_line(tmp_path, name, text, reason):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError) as err:
+        load_similarity_map(tmp_path / name)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"Cannot parse similarity map file {str(tmp_path / name)!r}: {reason}")
+
+
+def test_dill_file_holding_something_else(tmp_path):
+    import dill
+
+    (tmp_path / "x.dill").write_bytes(dill.dumps([1]))
+    with pytest.raises(InputError) as err:
+        load_similarity_map(tmp_path / "x.dill", trusted=True)
+    assert str(err.value) == f"{str(tmp_path / 'x.dill')!r} holds a list, not a SimilarityMap."
+
+
 @pytest.mark.parametrize("suffix", [".dill", ".pkl"])
 def test_dill_round_trip_needs_trust(tmp_path, suffix):
     sm = SimilarityMap(MAP)
     path = tmp_path / f"map{suffix}"
     save_similarity_map(sm, path)
     # Unpickling runs code: refused unless the caller says the file is trusted.
-    with pytest.raises(ValueError, match="trusted=True"):
+    expected = (f"Loading {str(path)!r} would run code stored in it (dill); pass trusted=True only for "
+                "files you created, or load the YAML/JSON copy instead.")
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         load_similarity_map(path)
     assert load_similarity_map(path, trusted=True) == sm
 
 
 def test_unknown_suffix_and_missing_file(tmp_path):
-    with pytest.raises(InputError, match=".txt"):
+    expected = f"Cannot tell the similarity map format of {str(tmp_path / 'map.txt')!r}; use one of: .dill, .json, .pkl, .yaml, .yml."
+    with pytest.raises(InputError, match=f"^{re.escape(expected)}$"):
         save_similarity_map(SimilarityMap(MAP), tmp_path / "map.txt")
-    with pytest.raises(InputError, match="does not exist"):
+    expected = f"Similarity map file {str(tmp_path / 'nope.yaml')!r} does not exist."
+    with pytest.raises(InputError, match=f"^{re.escape(expected)}$"):
         load_similarity_map(tmp_path / "nope.yaml")
 
 
@@ -52,7 +97,7 @@ def test_bad_name_in_file_is_input_error(tmp_path):
     path = tmp_path / "map.yaml"
     path.write_text("map:\n  name: [jaro_wrinkler]\n")
     # A typo in a saved or hand-written file is reported like one in Python.
-    with pytest.raises(InputError, match="jaro_wrinkler"):
+    with pytest.raises(InputError, match=r"^Unknown similarity 'jaro_wrinkler'; known similarities: QRatio, WRatio, "):
         load_similarity_map(path)
 
 
@@ -77,18 +122,19 @@ def test_febrl4_conf_columns_exist():
     assert 20 <= len(sm.feature_names) <= 30
 
 
-def test_csv_conf_is_a_placeholder():
-    # The csv map is unset on purpose: the user gives similarity.map.
-    with pytest.raises(InputError, match="similarity.map"):
-        load_similarity_map(CONF / "csv.yaml")
+def test_csv_conf_infers_the_map(compose_cfg):
+    # data=csv has no hand-written map: it composes to the inferred one (similarity=auto).
+    cfg = compose_cfg(["data=csv", "data.left=a.csv", "data.right=b.csv", "data.matches=m.csv"])
+    assert cfg.similarity.auto is True
+    assert cfg.similarity.map is None
 
 
 def test_magellan_conf_columns_match_tables():
-    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "magellan"
+    data = MAGELLAN
     sets = {"beer": "Structured-Beer", "fodors_zagats": "Structured-Fodors-Zagats",
             "dblp_acm": "Structured-DBLP-ACM", "amazon_google": "Structured-Amazon-Google"}
     if not data.is_dir():
-        pytest.skip("Magellan development copies not present")
+        pytest.skip(MAGELLAN_MISSING)
     for conf, folder in sets.items():
         sm = load_similarity_map(CONF / f"{conf}.yaml")
         # Only the headers are read: the maps name real columns of both tables.

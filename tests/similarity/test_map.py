@@ -58,27 +58,84 @@ def test_to_dict_round_trip():
     assert SimilarityMap.from_dict(sm.to_dict()).feature_names == sm.feature_names
 
 
+KEY_FORM = "must be a column name or 'left_column~right_column'."
+NOT_SET = ("The similarity map is not set: give similarity.map, e.g. "
+           "similarity.map='{name: [jaro_winkler, token_set_ratio], city: [exact]}'.")
+
+
 @pytest.mark.parametrize(
-    ("spec", "words"),
+    ("spec", "message"),
     [
-        ({}, ["non-empty"]),
-        ({"x": ["jaro_wrinkler"]}, ["jaro_wrinkler", "jaro_winkler", "levenshtein"]),  # lists the known names
-        ({"x": [{"name": "jaro_winkler", "prefix_weight": 0.9}]}, ["prefix_weight", "0.9"]),
-        ({"x": [{"name": "levenshtein", "scale": 2}]}, ["levenshtein", "scale"]),  # no such parameter
-        ({"x": [{"scale": 2}]}, ["name"]),
-        ({"x": []}, ["'x'", "non-empty"]),
-        ({"a~b~c": ["exact"]}, ["a~b~c"]),
-        ({"x": ["exact", "exact"]}, ["exact", "more than once"]),
-        ({"x": ["exact"], "x~x": ["ratio"]}, ["x~x", "twice"]),
-        ({"map": None}, ["similarity.map"]),
+        ({}, "A similarity map must be a non-empty mapping of column pairs to similarities, got {}."),
+        (None, "A similarity map must be a non-empty mapping of column pairs to similarities, got None."),
+        ({"x": [{"name": "jaro_winkler", "prefix_weight": 0.9}]},
+         "In similarity map key 'x': jaro_winkler prefix_weight must be a number in [0, 0.25], got 0.9."),
+        ({"x": [{"name": "levenshtein", "scale": 2}]},  # no such parameter
+         "In similarity map key 'x': Similarity 'levenshtein' got unknown parameter(s) ['scale']; accepted: none."),
+        ({"x": ["gaussian"]},
+         "In similarity map key 'x': Similarity 'gaussian' needs parameter(s) ['scale'], e.g. {name: gaussian, scale: ...}."),
+        ({"x": [{"scale": 2}]}, "Similarity map entry {'scale': 2} under 'x' needs a 'name'."),
+        ({"x": [3]}, "Similarity map entry 3 under 'x' must be a name or a dict with 'name'."),
+        ({"x": []}, "Similarity map key 'x' needs a non-empty list of similarities, got []."),
+        ({"x": 3}, "Similarity map key 'x' needs a non-empty list of similarities, got 3."),
+        ({"a~b~c": ["exact"]}, f"Similarity map key 'a~b~c' {KEY_FORM}"),
+        ({"a~ ": ["exact"]}, f"Similarity map key 'a~ ' {KEY_FORM}"),
+        ({"  ": ["exact"]}, f"Similarity map key '  ' {KEY_FORM}"),
+        ({1: ["exact"]}, f"Similarity map key 1 {KEY_FORM}"),
+        ({"x": ["exact", "exact"]}, "Similarity map key 'x' lists ['exact'] more than once."),
+        ({"x": [{"name": "tfidf_char", "ngram_range": [1, 2]}, {"name": "tfidf_char", "ngram_range": [1, 2]}]},
+         "Similarity map key 'x' lists ['tfidf_char(ngram_range=1,2)'] more than once."),
+        ({"x": ["exact"], "x~x": ["ratio"]}, "Column pair x~x appears twice in the similarity map (key 'x~x')."),
+        ({"map": None}, NOT_SET),
+        ({"map": "???"}, NOT_SET),  # Hydra's mandatory-value marker
+        ({"_target_": "lossmatch.similarity.SimilarityMap", "map": None}, NOT_SET),
     ],
 )
-def test_bad_maps_raise_input_error(spec, words):
+def test_bad_maps_raise_input_error(spec, message):
     with pytest.raises(InputError) as err:
         SimilarityMap(spec)
-    # The message names what is wrong.
-    for word in words:
-        assert word in str(err.value)
+    # The message names what is wrong, where, and what is expected.
+    assert str(err.value) == message
+
+
+def test_unknown_similarity_lists_the_known_ones():
+    from lossmatch.similarity import available_similarities
+
+    with pytest.raises(InputError) as err:
+        SimilarityMap({"x": ["jaro_wrinkler"]})
+    known = ", ".join(available_similarities())
+    assert str(err.value) == f"Unknown similarity 'jaro_wrinkler'; known similarities: {known}."
+
+
+def test_single_entries_and_what_counts_as_the_wrapper():
+    # One similarity needs no list, as a name or as a dict.
+    assert SimilarityMap({"x": "exact"}).to_dict() == {"x": ["exact"]}
+    assert SimilarityMap({"x": {"name": "gaussian", "scale": 2}}).to_dict() == {"x": [{"name": "gaussian", "scale": 2}]}
+    # A list under "map" is a column called "map", not the conf file's wrapper; blanks around
+    # the column names are dropped.
+    assert SimilarityMap({"map": ["exact"]}).column_pairs == [("map", "map")]
+    assert SimilarityMap({" a ~ b ": ["exact"]}).column_pairs == [("a", "b")]
+    # Beside "map", only Hydra's private keys (_target_, _convert_) make it a wrapper.
+    assert SimilarityMap({"_convert_": "all", "map": {"a": ["exact"]}}).column_pairs == [("a", "a")]
+    assert SimilarityMap({"other": ["exact"], "map": {"name": "exact"}}).column_pairs == [
+        ("other", "other"), ("map", "map")]
+    assert repr(SimilarityMap({"x": "exact"})) == "SimilarityMap({'x': ['exact']})"
+    assert SimilarityMap({"x": "exact"}) != {"x": ["exact"]}
+
+
+def test_labels_sort_parameters_and_join_lists():
+    sm = SimilarityMap({"t": [{"name": "tfidf_char", "sublinear_tf": True, "ngram_range": [1, 2]}]})
+    assert sm.feature_names == ["t~t:tfidf_char(ngram_range=1,2,sublinear_tf=True)", "t~t:missing"]
+
+
+def test_pickle_keeps_the_plain_spec():
+    import pickle
+
+    sm = SimilarityMap(MAP)
+    # The state is the plain map (rapidfuzz's C scorers do not pickle); it rebuilds an equal map.
+    assert sm.__getstate__() == {"map": MAP}
+    clone = pickle.loads(pickle.dumps(sm))
+    assert clone == sm and clone.feature_names == sm.feature_names
 
 
 def test_validate_names_column_table_and_available(tables):
@@ -87,8 +144,18 @@ def test_validate_names_column_table_and_available(tables):
     with pytest.raises(InputError) as err:
         sm.validate(left, right, left_name="left.csv", right_name="right.csv")
     # address_1 is only in the left table: the message says which column, which table, what exists.
-    message = str(err.value)
-    assert "'address_1'" in message and "right.csv" in message and "given_name, street" in message
+    assert str(err.value) == ("Column 'address_1' (similarity map pair address_1~address_1) is not in the right.csv; "
+                              "available columns: given_name, street.")
+    # The left table is checked first, and its default name is "left table".
+    with pytest.raises(InputError) as err:
+        SimilarityMap({"street": ["exact"]}).validate(left, right)
+    assert str(err.value) == ("Column 'street' (similarity map pair street~street) is not in the left table; "
+                              "available columns: given_name, address_1.")
+    # A column that appears twice is ambiguous.
+    twice = pd.DataFrame([["a", "b"]], columns=["given_name", "given_name"])
+    with pytest.raises(InputError, match=r"^Column 'given_name' appears 2 times in the right table\.$"):
+        SimilarityMap({"given_name": ["exact"]}).validate(left, twice)
+    assert SimilarityMap({"given_name": ["exact"]}).validate(left, right) is None
 
 
 def test_transform_shape_dtype_and_values(tables):
@@ -129,12 +196,21 @@ def test_transform_uses_row_positions_not_labels(tables):
 def test_transform_rejects_bad_positions(tables):
     left, right = tables
     sm = SimilarityMap({"given_name": ["exact"]})
-    with pytest.raises(InputError, match="left_pos"):
+    with pytest.raises(InputError, match=r"^left_pos must be row positions in \[0, 3\), got values in \[3, 3\]\.$"):
         sm.transform(left, right, [3], [0])  # past the end
-    with pytest.raises(InputError, match="left_pos"):
+    with pytest.raises(InputError, match=r"^left_pos must be row positions in \[0, 3\), got values in \[-1, -1\]\.$"):
         sm.transform(left, right, [-1], [0])  # would wrap around silently
-    with pytest.raises(InputError, match="same length"):
+    with pytest.raises(InputError, match=r"^right_pos must be row positions in \[0, 3\), got values in \[0, 3\]\.$"):
+        sm.transform(left, right, [0, 0], [0, 3])
+    with pytest.raises(InputError, match=r"^left_pos and right_pos must have the same length, got 2 and 1\.$"):
         sm.transform(left, right, [0, 1], [0])
+    # Positions are 1-D integers: floats or a column would index by accident.
+    for bad, described in (([0.0], "dtype float64 and shape (1,)"), ([[0]], "dtype int64 and shape (1, 1)")):
+        with pytest.raises(InputError) as err:
+            sm.transform(left, right, bad, [0])
+        assert str(err.value) == f"left_pos must be a 1-D array of integer row positions, got {described}."
+    # The last row is a valid position.
+    assert sm.transform(left, right, [2], [2]).tolist() == [[0.0, 1.0]]
 
 
 def test_transform_empty_pairs(tables):
@@ -180,3 +256,66 @@ def test_progress_bar_switch(tables, capsys):
     assert capsys.readouterr().err == ""
     sm.transform(left, right, [0], [0], progress=True)
     assert "similarities" in capsys.readouterr().err
+
+
+def test_progress_bar_counts_scores_from_the_threshold(tables, capsys, monkeypatch):
+    import lossmatch.similarity.map as similarity_map
+
+    left, right = tables
+    sm = SimilarityMap({"given_name": ["exact", "ratio"]})
+    monkeypatch.setattr(similarity_map, "PROGRESS_MIN_PAIRS", 2)
+    # One pair is below the threshold: no bar.
+    sm.transform(left, right, [0], [0])
+    assert capsys.readouterr().err == ""
+    # Two pairs reach it: a bar on stderr counting 2 pairs x 2 similarities = 4 scores.
+    sm.transform(left, right, [0, 1], [0, 1])
+    err = capsys.readouterr().err
+    assert "similarities: 100%" in err and "| 4.00/4.00 [" in err and "score/s]" in err
+    # progress=False wins over the threshold.
+    sm.transform(left, right, [0, 1], [0, 1], progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_workers_reach_rapidfuzz(tables, monkeypatch):
+    from rapidfuzz import process
+
+    left, right = tables
+    seen = []
+    original = process.cpdist
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["workers"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(process, "cpdist", spy)
+    SimilarityMap({"given_name": ["ratio"]}).transform(left, right, [0], [0], workers=1)
+    SimilarityMap({"given_name": ["ratio"]}).transform(left, right, [0], [0])
+    assert seen == [1, -1]
+
+
+def test_omegaconf_nodes_are_resolved_to_plain_values():
+    from omegaconf import OmegaConf
+
+    # A Hydra config: ngram_range is a ListConfig and an interpolation; both must arrive as a list.
+    cfg = OmegaConf.create({"sizes": [3, 3], "similarity": {"map": {"t": [{"name": "tfidf_char", "ngram_range": "${sizes}"}]}}})
+    sm = SimilarityMap(cfg.similarity)
+    assert sm.to_dict() == {"t": [{"name": "tfidf_char", "ngram_range": [3, 3]}]}
+    assert type(sm.to_dict()["t"][0]["ngram_range"]) is list
+    # Tuples become lists too, so the map round-trips through YAML and JSON.
+    assert SimilarityMap({"t": ({"name": "tfidf_char", "ngram_range": (2, 3)},)}).to_dict() == {
+        "t": [{"name": "tfidf_char", "ngram_range": [2, 3]}]}
+    # numpy scalars (e.g. from a DataFrame) become Python numbers.
+    assert SimilarityMap({"x": [{"name": "gaussian", "scale": np.float64(2.5)}]}).to_dict() == {
+        "x": [{"name": "gaussian", "scale": 2.5}]}
+    assert type(SimilarityMap({"x": [{"name": "gaussian", "scale": np.float64(2.5)}]}).to_dict()["x"][0]["scale"]) is float
+
+
+def test_messages_name_both_columns_of_a_pair(tables):
+    left, right = tables
+    with pytest.raises(InputError) as err:
+        SimilarityMap({"a~b": ["exact"], " a ~ b ": ["ratio"]})
+    assert str(err.value) == "Column pair a~b appears twice in the similarity map (key ' a ~ b ')."
+    with pytest.raises(InputError) as err:
+        SimilarityMap({"given_name~surname": ["exact"]}).validate(left, right)
+    assert str(err.value) == ("Column 'surname' (similarity map pair given_name~surname) is not in the right table; "
+                              "available columns: given_name, street.")

@@ -23,7 +23,6 @@ from lossmatch.common import SPLITS
 from lossmatch.errors import InputError
 
 
-
 def validate_fractions(fractions: Mapping | None, where: str = "data.split") -> dict[str, float]:
     """Return ``{"val": v, "test": t}`` as floats, or raise InputError.
 
@@ -112,8 +111,9 @@ def assign_pairs(
     records share an entity, hence a split), and keeping it would put a record in
     two splits.
     """
-    ls = np.asarray(left_split, dtype=object)[candidates["left"].to_numpy()]
-    rs = np.asarray(right_split, dtype=object)[candidates["right"].to_numpy()]
-    return {
-        name: candidates[(ls == name) & (rs == name)].reset_index(drop=True) for name in SPLITS
-    }
+    # Small integer codes per record, then per pair: comparing strings of millions of pairs
+    # (object arrays) cost seconds; codes cost milliseconds.
+    ls = pd.Categorical(left_split, categories=SPLITS).codes[candidates["left"].to_numpy()]
+    rs = pd.Categorical(right_split, categories=SPLITS).codes[candidates["right"].to_numpy()]
+    same = np.where(ls == rs, ls, -1)
+    return {name: candidates[same == i].reset_index(drop=True) for i, name in enumerate(SPLITS)}

@@ -44,6 +44,17 @@ class PairwiseSoftZeroOneLoss(keras.losses.Loss):
             ``"mean_with_sample_weight"``: the sum divided by the sum of the
             per-item sample weights; ``"none"`` or None: the per-item losses.
         name, dtype: as in ``keras.losses.Loss``.
+
+    Examples:
+        Item 0 (a match) is outscored by the non-match 3: σ(−(2 − 1)) + σ(−(2 − 3));
+        item 2 by both non-matches: σ(−(0 − 1)) + σ(−(0 − 3)).
+
+        >>> labels, scores = [1.0, 0.0, 1.0, 0.0], [2.0, 1.0, 0.0, 3.0]
+        >>> per_item = PairwiseSoftZeroOneLoss(reduction="none")(labels, scores)
+        >>> [round(v, 4) for v in per_item.numpy().tolist()]
+        [1.0, 0.0, 1.6836, 0.0]
+        >>> round(float(PairwiseSoftZeroOneLoss()(labels, scores)), 4)  # the sum over 4 items
+        0.6709
     """
 
     _owner = "PairwiseSoftZeroOneLoss"
@@ -68,6 +79,8 @@ class PairwiseSoftZeroOneLoss(keras.losses.Loss):
                 )
             mask = y_true.get("mask")
             y_true = y_true["labels"]
+        # Loss.__call__ leaves a Python list a list of scalars; Keras' own losses convert it too.
+        y_pred = ops.convert_to_tensor(y_pred)
         y_true = ops.cast(y_true, y_pred.dtype)
         if len(y_pred.shape) not in (1, 2) or len(y_true.shape) != len(y_pred.shape):
             raise ValueError(

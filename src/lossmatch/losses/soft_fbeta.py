@@ -26,6 +26,15 @@ class SoftFBetaLoss(SoftCountLoss):
         epsilon: > 0, default 1e-7; keeps the ratio finite on an empty batch.
         name, reduction, dtype: as in ``keras.losses.Loss``. The value is a
             batch-level scalar, so ``reduction`` has no effect.
+
+    Examples:
+        TP = 1.5, FP = 0.3, FN = 0.5; β = 2 weighs the missed matches 4 times: 1 − 7.5 / 9.8.
+
+        >>> y_true, y_pred = [1.0, 0.0, 1.0, 0.0], [0.9, 0.2, 0.6, 0.1]
+        >>> round(float(SoftFBetaLoss(beta=2.0)(y_true, y_pred)), 4)
+        0.2347
+        >>> round(float(SoftFBetaLoss(beta=0.5)(y_true, y_pred)), 4)  # 1 − 1.875 / 2.3
+        0.1848
     """
 
     _owner = "soft_fbeta_loss"
@@ -54,5 +63,13 @@ class SoftFBetaLoss(SoftCountLoss):
 
 
 def soft_fbeta_loss(beta=1.0, epsilon=1e-7):
-    """Returns ``SoftFBetaLoss``: 1 − ((1+β²)·TP + ε) / ((1+β²)·TP + β²·FN + FP + ε)."""
+    """Returns ``SoftFBetaLoss``: 1 − ((1+β²)·TP + ε) / ((1+β²)·TP + β²·FN + FP + ε).
+
+    Examples:
+        β = 2, ε = 1: 1 − (7.5 + 1) / (9.8 + 1) = 2.3 / 10.8.
+
+        >>> loss = soft_fbeta_loss(beta=2.0, epsilon=1.0)
+        >>> round(float(loss([1.0, 0.0, 1.0, 0.0], [0.9, 0.2, 0.6, 0.1])), 4)
+        0.213
+    """
     return SoftFBetaLoss(beta=beta, epsilon=epsilon)

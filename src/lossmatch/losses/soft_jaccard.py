@@ -24,6 +24,13 @@ class SoftJaccardLoss(SoftCountLoss):
         epsilon: > 0, default 1e-7; keeps the ratio finite on an empty batch.
         name, reduction, dtype: as in ``keras.losses.Loss``. The value is a
             batch-level scalar, so ``reduction`` has no effect.
+
+    Examples:
+        TP = 1.5, FP = 0.3, FN = 0.5: 1 − 1.5 / 2.3.
+
+        >>> y_true, y_pred = [1.0, 0.0, 1.0, 0.0], [0.9, 0.2, 0.6, 0.1]
+        >>> round(float(SoftJaccardLoss()(y_true, y_pred)), 4)
+        0.3478
     """
 
     _owner = "soft_jaccard_loss"
@@ -34,5 +41,13 @@ class SoftJaccardLoss(SoftCountLoss):
 
 
 def soft_jaccard_loss(epsilon=1e-7):
-    """Returns ``SoftJaccardLoss(epsilon)``: loss = 1 − (TP + ε) / (TP + FP + FN + ε)."""
+    """Returns ``SoftJaccardLoss(epsilon)``: loss = 1 − (TP + ε) / (TP + FP + FN + ε).
+
+    Examples:
+        ε = 1: 1 − (1.5 + 1) / (2.3 + 1) = 0.8 / 3.3.
+
+        >>> loss = soft_jaccard_loss(epsilon=1.0)
+        >>> round(float(loss([1.0, 0.0, 1.0, 0.0], [0.9, 0.2, 0.6, 0.1])), 4)
+        0.2424
+    """
     return SoftJaccardLoss(epsilon=epsilon)

@@ -72,5 +72,6 @@ def load_similarity_map(path: str | Path, trusted: bool = False) -> SimilarityMa
     try:
         content = yaml.safe_load(text) if suffix in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as err:
-        raise InputError(f"Cannot parse similarity map file {str(path)!r}: {err}") from None
+        # PyYAML's messages span several lines (with a caret under the column); keep one line.
+        raise InputError(f"Cannot parse similarity map file {str(path)!r}: {' '.join(str(err).split())}") from None
     return SimilarityMap.from_dict(content)

@@ -72,8 +72,9 @@ def finish(config, config_yaml: str, prepared: Prepared, splits: Mapping[str, Sp
         plots.close(fig)
     export_dir = _export(prepared, fitted, evaluation, out, run_info["run_id"])
     if config.tracking.log_model:
-        log_keras_model(fitted.model)
         _log_matcher(prepared, fitted, evaluation, export_dir)
+    if config.tracking.log_keras_model:
+        log_keras_model(fitted.model)
     result = {
         "loss": fitted.loss_name,
         "threshold": evaluation.threshold,
