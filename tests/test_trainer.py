@@ -213,16 +213,16 @@ def test_cross_fit_chooses_the_threshold_out_of_fold(training):
 
 def test_out_of_fold_threshold_is_the_best_f1_one(training, monkeypatch):
     """With one fold per member, the threshold is best_f1_threshold of the out-of-fold scores of train + valid."""
-    import lossmatch.training as T
+    from lossmatch import training as training_module
 
     seen = {}
-    original = T._out_of_fold
+    original = training_module._out_of_fold
 
     def spy(members, X, folds, chunk=65536):
         seen["p"] = original(members, X, folds, chunk)
         return seen["p"]
 
-    monkeypatch.setattr(T, "_out_of_fold", spy)
+    monkeypatch.setattr(training_module, "_out_of_fold", spy)
     train, val = _task(120, 6), _task(60, 7)
     keras.utils.set_random_seed(3)
     result = training.fit(build_ensemble(3, members=2, hidden_units=[4]), bce_loss(), train, val, max_steps=20,

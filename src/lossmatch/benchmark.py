@@ -99,7 +99,7 @@ def reference_row(prepared, *, seed: int) -> dict:
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from lossmatch import metrics as M
+    from lossmatch import metrics
     from lossmatch.stages.features import compute_features
 
     started = time.perf_counter()
@@ -107,8 +107,8 @@ def reference_row(prepared, *, seed: int) -> dict:
     model = HistGradientBoostingClassifier(**REFERENCE_PARAMS, random_state=seed)
     model.fit(splits["train"].X, splits["train"].y.astype(int))
     p = {s: model.predict_proba(splits[s].X)[:, 1] for s in ("val", "test")}
-    threshold = M.best_f1_threshold(splits["val"].y, p["val"], missed_matches=splits["val"].missed_matches)
-    figures = {s: M.evaluate(splits[s].y, p[s], threshold, missed_matches=splits[s].missed_matches)
+    threshold = metrics.best_f1_threshold(splits["val"].y, p["val"], missed_matches=splits["val"].missed_matches)
+    figures = {s: metrics.evaluate(splits[s].y, p[s], threshold, missed_matches=splits[s].missed_matches)
                for s in ("val", "test")}
     return {**figures, "threshold": threshold, "seconds": time.perf_counter() - started}
 
