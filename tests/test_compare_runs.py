@@ -10,6 +10,7 @@ import optuna
 import pandas as pd
 import pytest
 from conftest import CONF, ROOT
+from omegaconf import OmegaConf
 
 from lossmatch import compare_runs
 from lossmatch.ensemble_runs import member_groups
@@ -62,6 +63,7 @@ def test_plan_composes_every_run_in_data_seed_loss_order(tmp_path):
     entries = [compare_runs.Entry("bce", "bce"), compare_runs.Entry("focal", "focal")]
     settings = [["data=febrl4", "data.sample=50"], ["data=synthetic", "data.n_records=200"]]
     runs = compare_runs.plan(CONF, settings, entries, [1, 2], _store(tmp_path))
+    default_trainer = OmegaConf.load(CONF / "trainer" / "default.yaml")
     order = [(r.data.name, r.seed, r.entry.label) for r in runs]
     assert order == [
         ("febrl4", 1, "bce"), ("febrl4", 1, "focal"), ("febrl4", 2, "bce"), ("febrl4", 2, "focal"),
@@ -71,7 +73,8 @@ def test_plan_composes_every_run_in_data_seed_loss_order(tmp_path):
         # Each config: its loss and seed, the data set's overrides, and experiment=compare_losses.
         assert (r.cfg.loss.name, r.cfg.seed) == (r.entry.loss, r.seed)
         assert r.cfg.trainer.verbose == 0 and r.cfg.tracking.log_model is False
-        assert r.cfg.trainer.epochs == 10  # the default trainer
+        # The default trainer (its step budget), untouched by the comparison.
+        assert (r.cfg.trainer.max_steps, r.cfg.trainer.epochs) == (default_trainer.max_steps, default_trainer.epochs)
     assert runs[0].cfg.data.sample == 50 and runs[4].cfg.data.n_records == 200
 
 

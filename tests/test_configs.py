@@ -12,7 +12,8 @@ LOSS_NAMES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
 def test_default_config_has_the_public_keys(compose_cfg):
     cfg = compose_cfg([])
     assert cfg.seed == 42
-    assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (10, 256)
+    # The budget is in optimizer steps, the batch size from the training split's size.
+    assert cfg.trainer.max_steps >= cfg.trainer.min_steps >= 1 and cfg.trainer.batch_size == "auto"
     assert cfg.loss.name == "combined" and cfg.loss.weight_f1 == 0.5
     assert cfg.data._target_.endswith("Febrl4Source")
     assert cfg.tracking.uri.startswith("sqlite:///") and cfg.tracking.uri.endswith("mlruns/mlflow.db")

@@ -129,7 +129,7 @@ def _no_export_left(tmp_path):
 
 
 def test_sigterm_during_training_ends_the_run_killed(tmp_path):
-    proc = _popen(["trainer.epochs=500", "trainer.verbose=2", "trainer.early_stopping_patience=0"], tmp_path)
+    proc = _popen(["trainer.epochs=500", "trainer.verbose=2", "trainer.early_stopping_patience_steps=0"], tmp_path)
     _wait_for(proc, lambda line: line.startswith("Epoch 2/"))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 143

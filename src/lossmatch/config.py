@@ -85,12 +85,35 @@ ClassWeight = Annotated[
 ]
 
 
-class TrainerConfig(_Section):
-    """``conf/trainer/``: the Keras training loop."""
+def _batch_size(value):
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected auto or an integer >= 1, got {value!r}")
+    return value
 
-    epochs: PositiveInt = Field(description="passes over the training pairs")
-    batch_size: PositiveInt = Field(description="pairs per optimizer step")
+
+BatchSize = Annotated[Literal["auto"] | int, BeforeValidator(_batch_size)]
+EARLY_STOPPING_MONITORS = ("val_pr_auc", "val_f1", "val_loss", "none")
+
+
+class TrainerConfig(_Section):
+    """``conf/trainer/``: the Keras training loop, budgeted in optimizer steps."""
+
+    max_steps: PositiveInt | None = Field(description="budget in optimizer steps (null: epochs alone)")
+    epochs: PositiveInt | None = Field(description="or a budget in epochs; with max_steps, whichever ends first")
+    min_steps: NonNegativeInt = Field(description="early stopping never stops before this many steps")
+    validation_every_steps: PositiveInt | None = Field(
+        description="steps per epoch: validation, early stopping and logging after each (null: one pass)"
+    )
+    batch_size: BatchSize = Field(description="pairs per optimizer step, or auto (from the training split's size)")
     learning_rate: PositiveFloat = Field(description="Adam's learning rate")
+    early_stopping_monitor: Literal["val_pr_auc", "val_f1", "val_loss", "none"] = Field(
+        description="validation figure whose best epoch's weights are kept (none: the last weights)"
+    )
+    early_stopping_patience_steps: NonNegativeInt = Field(
+        description="steps without a better monitored figure before stopping (0: train the whole budget)"
+    )
     class_weight: ClassWeight = Field(description="none, balanced, validation or {0: w0, 1: w1}")
     validation_weight_epochs: NonNegativeInt = Field(
         description="with class_weight=validation: epochs trained before the weights are measured"
@@ -102,12 +125,12 @@ class TrainerConfig(_Section):
         description="resample the training split (imbalanced-learn)"
     )
     sampling_ratio: Ratio = Field(description="minority / majority after resampling, in (0, 1]")
-    early_stopping_patience: NonNegativeInt = Field(
-        description="epochs without a better validation loss before stopping (0 = off)"
-    )
     list_size: PositiveInt | None = Field(description="largest candidate list for the pairwise ranking loss")
     steps_per_execution: PositiveInt = Field(
         description="optimizer steps per call into TensorFlow (same results, less overhead)"
+    )
+    cross_fit: bool = Field(
+        description="an ensemble trains on train + valid, member k without fold k; threshold out-of-fold"
     )
     verbose: Literal["auto", 0, 1, 2] = Field(description="Keras progress: 0 silent, 1 bar, 2 a line per epoch")
 
@@ -119,12 +142,26 @@ class TrainerConfig(_Section):
         return data
 
     @model_validator(mode="after")
-    def _phases(self):
-        if self.class_weight == "validation" and not 1 <= self.validation_weight_epochs < self.epochs:
+    def _budget(self):
+        if self.max_steps is None and self.epochs is None:
+            raise ValueError("trainer.max_steps and trainer.epochs are both null: set a budget in steps or epochs")
+        if self.max_steps is not None and self.min_steps > self.max_steps:
             raise ValueError(
-                f"validation_weight_epochs must be at least 1 and below trainer.epochs={self.epochs} "
-                f"with class_weight=validation, got {self.validation_weight_epochs}"
+                f"trainer.min_steps={self.min_steps} is above trainer.max_steps={self.max_steps}: "
+                "early stopping would never get to stop"
             )
+        if self.cross_fit and (self.sampling != "none" or self.class_weight == "validation"):
+            raise ValueError(
+                "trainer.cross_fit needs trainer.sampling=none and a class_weight other than validation, "
+                f"got sampling={self.sampling!r}, class_weight={self.class_weight!r}"
+            )
+        if self.class_weight == "validation":
+            limit = self.epochs if self.epochs is not None else math.inf
+            if not 1 <= self.validation_weight_epochs < limit:
+                raise ValueError(
+                    f"validation_weight_epochs must be at least 1 and below trainer.epochs={self.epochs} "
+                    f"with class_weight=validation, got {self.validation_weight_epochs}"
+                )
         return self
 
 
@@ -261,7 +298,7 @@ def _format_error(err: Mapping, raw: Mapping) -> str:
     if err["type"] == "missing":
         return f"{key}: missing; it must be set"
     message = str(err["msg"]).removeprefix("Value error, ")
-    if message.startswith(f"{key}:") or not key:
+    if message.startswith((f"{key}:", f"{key}.")) or not key:
         return message
     return f"{key}: {message}, got {err.get('input')!r}" if "got" not in message else f"{key}: {message}"
 
@@ -286,6 +323,7 @@ def validate(cfg) -> RunConfig:
     _check_listwise(config)
     _check_streaming(config)
     _check_model(config.model)
+    _check_cross_fit(config)
     _check_similarity(config)
     _check_data(config.data)
     return config
@@ -393,6 +431,21 @@ def _check_model(model: Mapping) -> None:
     check = getattr(fn, "check_params", None)
     if check is not None:
         check(**_params(model))
+
+
+def _check_cross_fit(config: RunConfig) -> None:
+    """trainer.cross_fit holds out one fold per ensemble member: it needs an ensemble of 2 or more."""
+    if not config.trainer.cross_fit:
+        return
+    members = config.model.get("members") if "members" in _params(config.model) else None
+    if not isinstance(members, int) or isinstance(members, bool) or members < 2:
+        raise InputError(
+            "trainer.cross_fit=true needs model=ensemble with model.members >= 2 (one held-out fold per member), "
+            f"got model={str(config.model.get('_target_', '')).rsplit('.', 1)[-1]}"
+            + (f" with members={members!r}" if members is not None else "")
+        )
+    if config.listwise:
+        raise InputError(f"trainer.cross_fit=true cannot train on candidate lists (loss={config.loss_name})")
 
 
 def _check_similarity(config: RunConfig) -> None:

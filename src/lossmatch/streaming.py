@@ -14,6 +14,7 @@ in-memory path's (another shuffling order), as two seeds would.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -74,10 +75,17 @@ def scaling_sample(split: StreamedSplit, limit: int = SCALING_SAMPLE) -> np.ndar
 
 def fit_streamed(config, training, splits: Mapping[str, StreamedSplit], callbacks: Sequence = ()):
     """``lossmatch.stages.fit.fit`` for streamed splits: Keras reads batches from the features file."""
-    from lossmatch.callbacks import MlflowEpochLogger, ValidationF1
+    from lossmatch.callbacks import BestEpoch, MlflowEpochLogger, ValidationFigures
     from lossmatch.runtime import import_keras, seed_everything
     from lossmatch.stages.fit import Fitted, build_loss, build_model, keras_verbose
-    from lossmatch.training import FitResult, _initial_class_weight, _merge_history, _non_finite_guard
+    from lossmatch.training import (
+        FitResult,
+        _initial_class_weight,
+        _merge_history,
+        _non_finite_guard,
+        auto_batch_size,
+        budget_epochs,
+    )
 
     keras = import_keras()
     seed_everything(config.seed)
@@ -89,20 +97,28 @@ def fit_streamed(config, training, splits: Mapping[str, StreamedSplit], callback
     optimizer = keras.optimizers.Adam(tr.learning_rate)
     metrics = [keras.metrics.AUC(curve="PR", name="pr_auc")]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, steps_per_execution=tr.steps_per_execution)
-    cbs = [_non_finite_guard(keras), ValidationF1(training, val, listwise=False, list_size=tr.list_size),
-           MlflowEpochLogger(), *callbacks]
-    if tr.early_stopping_patience:
-        cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(tr.early_stopping_patience),
-                                                 restore_best_weights=True))
+    # The trainer's step budget in whole passes over the file (a pass of a large file is long,
+    # so the epoch is the pass): enough passes for max_steps, at most trainer.epochs; early
+    # stopping (BestEpoch, as the in-memory trainer) counts min_steps and patience in steps.
+    batch_size = auto_batch_size(len(train.y)) if tr.batch_size == "auto" else int(tr.batch_size)
+    pass_steps = max(1, math.ceil(len(train.y) / batch_size))
+    epochs = budget_epochs(pass_steps, tr.max_steps, tr.epochs)
+    best = BestEpoch(model, tr.early_stopping_monitor, steps_per_epoch=pass_steps, min_steps=tr.min_steps,
+                     patience_steps=tr.early_stopping_patience_steps)
+    figures = ValidationFigures(lambda: val.predict(model).reshape(-1), val.y, loss, missed_matches=val.missed_matches)
+    cbs = [_non_finite_guard(keras), figures, best, MlflowEpochLogger(), *callbacks]
     weight = _initial_class_weight(tr.class_weight, train.y)
     history = model.fit(
-        train.dataset(batch_size=tr.batch_size, shuffle=True, seed=config.seed), epochs=tr.epochs,
-        validation_data=val.dataset(batch_size=8192), class_weight=weight, callbacks=cbs,
+        train.dataset(batch_size=batch_size, shuffle=True, seed=config.seed), epochs=epochs,
+        class_weight=weight, callbacks=cbs,
         verbose=keras_verbose(tr.verbose), shuffle=False,  # the dataset shuffles, seeded, per epoch
     )
+    best.restore()
     if tr.steps_per_execution != 1:  # as Training.fit: the saved model predicts one batch per call
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    result = FitResult(class_weight=weight)
+    result = FitResult(class_weight=weight, batch_size=batch_size)
     _merge_history(result.history, history.history)
     result.epochs_run = len(result.history.get("loss", []))
+    result.steps_run = int(optimizer.iterations)
+    result.best_step = ((best.best_epoch + 1) * pass_steps) if best.best_epoch is not None else result.steps_run
     return Fitted(model, loss, loss_name, False, result, time.perf_counter() - started)

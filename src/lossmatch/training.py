@@ -59,6 +59,13 @@ class FitResult:
     epochs_run: int = 0
     class_weight: dict | None = None
     prior: tuple[float, float] | None = None  # (true training prior, prior after resampling)
+    steps_run: int = 0
+    best_step: int = 0  # optimizer steps at the end of the epoch whose weights were kept
+    batch_size: int = 0
+    # Cross-fitting only: the threshold chosen on out-of-fold probabilities of train + valid,
+    # and the validation pairs' out-of-fold probabilities (what evaluation reports for them).
+    threshold: float | None = None
+    validation_probabilities: np.ndarray | None = None
 
 
 class Training:
@@ -133,84 +140,153 @@ class Training:
         train: SplitData,
         val: SplitData,
         *,
-        epochs: int = 10,
-        batch_size: int = 256,
+        max_steps: int | None = 4000,
+        epochs: int | None = None,
+        min_steps: int = 0,
+        validation_every_steps: int | None = 100,
+        batch_size: int | str = "auto",
         learning_rate: float = 1e-3,
+        early_stopping_monitor: str = "val_pr_auc",
+        early_stopping_patience_steps: int = 0,
         class_weight=None,
         sampling: str = "none",
         sampling_ratio: float = 0.5,
         validation_weight_epochs: int = 2,
         validation_weight_smoothing: float = 1.0,
-        early_stopping_patience: int = 0,
         list_size: int | None = 32,
         seed: int = 0,
         steps_per_execution: int = 1,
+        cross_fit: bool = False,
         callbacks: Sequence = (),
         verbose="auto",
     ) -> FitResult:
-        """Compile ``model`` with ``loss`` and fit it on ``train``, validating on ``val``.
+        """Compile ``model`` with ``loss`` and train it on ``train`` for a budget of optimizer steps.
+
+        The budget is ``max_steps`` optimizer steps and/or ``epochs`` epochs, whichever ends
+        first. An epoch is ``validation_every_steps`` steps drawn from the training pairs,
+        reshuffled at every pass (None: one pass, ceil(pairs / batch) steps), run in executions
+        of up to ``steps_per_execution`` steps that divide it. After each epoch the model
+        is scored on ``val`` (``val_loss``, ``val_pr_auc``, ``val_f1`` in the epoch's logs,
+        :class:`lossmatch.callbacks.ValidationFigures`); the weights of the epoch with the best
+        ``early_stopping_monitor`` are restored at the end, and training stops once
+        ``min_steps`` are done and that figure has not improved for
+        ``early_stopping_patience_steps`` steps (0: train the whole budget). ``batch_size="auto"``
+        takes :func:`auto_batch_size` of the training split.
+
+        A scaling layer in front of the network (``lossmatch.scaling``) is adapted on the
+        training features and applied to them once; the optimizer then trains the network alone
+        on the scaled features (the rank transform would otherwise run at every step). An
+        ensemble (``lossmatch.model_ensemble``) trains each member with ``loss`` on its own
+        output and is validated on their average. ``model`` itself, the one that is exported,
+        keeps taking raw features and is compiled with ``loss`` at the end.
+
+        ``cross_fit=True`` (an ensemble of K members only) trains on train + valid together:
+        the pairs are split into K folds (stratified by label, seeded) and member k never sees
+        fold k. Each pair's out-of-fold probability comes from the member that did not train on
+        it; early stopping and the decision threshold (``FitResult.threshold``) use those over
+        all train + valid pairs, and the validation pairs' out-of-fold probabilities are
+        ``FitResult.validation_probabilities`` (honest validation figures). Every member
+        trains on (K-1)/K of train + valid, more than the training split alone, and the
+        threshold rests on all their positives rather than the validation split's few.
 
         ``class_weight``: None/"none", "balanced", "validation" (train
         ``validation_weight_epochs`` epochs, measure per-class log loss on
-        validation, then continue with those weights) or a mapping {0: w0, 1: w1}.
-        ``sampling`` resamples the training split only; predictions are then
-        corrected back to the true prior in ``predict``. A loss that turns NaN or
-        infinite stops training with :class:`TrainingDiverged`.
-
-        ``steps_per_execution`` runs that many optimizer steps per call into TensorFlow
-        (the same steps in the same order: same weights, less Python overhead per step for
-        small models). Prediction goes back to one batch per call afterwards, where
-        larger executions only add padding work.
+        validation, then continue with those weights) or a mapping {0: w0, 1: w1}; the weights
+        are applied as per-pair sample weights. ``sampling`` resamples the training split only;
+        predictions are then corrected back to the true prior in ``predict``. A loss that turns
+        NaN or infinite stops training with :class:`TrainingDiverged`.
         """
         from lossmatch import imbalance
+        from lossmatch.callbacks import BestEpoch, ValidationFigures
+        from lossmatch.model_ensemble import split_members
         from lossmatch.runtime import import_keras
+        from lossmatch.scaling import adapt_scaling, scale_features, split_scaling
 
         keras = import_keras()
 
         listwise = bool(getattr(loss, "expects_lists", False))
-        # Area under the precision-recall curve per epoch: threshold-free, and what matters
-        # under heavy imbalance (ROC AUC looks good even for poor matchers). Lists carry
-        # -1 padding labels, which AUC cannot take, so listwise training tracks the loss only.
-        metrics = [] if listwise else [keras.metrics.AUC(curve="PR", name="pr_auc")]
-        optimizer = keras.optimizers.Adam(learning_rate)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
-        X, y = train.X, train.y
+        scaling, network = split_scaling(model)
+        members = split_members(network)
+        fit_model = members if members is not None else network
+        n_outputs = len(fit_model.outputs)
         result = FitResult()
+        if cross_fit:
+            _check_cross_fit(n_outputs, listwise, sampling, class_weight)
+            X = np.concatenate([train.X, val.X])
+            y = np.concatenate([train.y, val.y])
+            folds = cross_fit_folds(y, n_outputs, seed)
+        else:
+            X, y = train.X, train.y
+        # The scaling is fitted on the training pairs as they are (before any resampling).
+        adapt_scaling(model, X)
         if sampling and sampling != "none":
             prior = float(y.mean())
             X, y = imbalance.resample(X, y, sampling, sampling_ratio, seed)
             result.prior = (prior, float(np.mean(y)))
         weight = _initial_class_weight(class_weight, y)
-        cbs = [_non_finite_guard(keras), *callbacks]
-        if early_stopping_patience:
-            cbs.append(
-                keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(early_stopping_patience), restore_best_weights=True)
-            )
-        Xt, yt, _ = _model_inputs(train.pairs, X, y, listwise, list_size)
-        Xv, yv, _ = _model_inputs(val.pairs, val.X, val.y, listwise, list_size)
-        fit_kwargs = dict(batch_size=batch_size, validation_data=(Xv, yv), verbose=verbose, shuffle=True)
-        first_epochs = epochs
+        if cross_fit:
+            Xt, yt = X, y.reshape(-1, 1)
+            Xv, yv, index_v = Xt, y, None
+        else:
+            Xt, yt, _ = _model_inputs(train.pairs, X, y, listwise, list_size)
+            Xv, yv, index_v = _model_inputs(val.pairs, val.X, val.y, listwise, list_size)
+        if scaling is not None:
+            Xt = scale_features(scaling, Xt)
+            Xv = Xt if cross_fit else scale_features(scaling, Xv)
+        batch = auto_batch_size(len(Xt)) if batch_size == "auto" else int(batch_size)
+        epoch_steps, execution = epoch_length(len(Xt), batch, validation_every_steps, steps_per_execution)
+        n_epochs = budget_epochs(epoch_steps, max_steps, epochs)
+        optimizer = keras.optimizers.Adam(learning_rate)
+        # An ensemble's members each learn from the loss on their own output (the same as
+        # training them apart, with shared batches); 1/K keeps the loss on the run's scale.
+        fit_model.compile(
+            optimizer=optimizer, loss=[loss] * n_outputs if n_outputs > 1 else loss,
+            loss_weights=[1.0 / n_outputs] * n_outputs if n_outputs > 1 else None, steps_per_execution=execution,
+        )
+        if cross_fit:
+            # Each pair is scored by the member that never trained on it: out-of-fold figures
+            # over train + valid, many more positives than the validation split alone.
+            validation = ValidationFigures(lambda: _out_of_fold(members, Xt, folds), y, loss)
+        else:
+            validation = ValidationFigures(_scorer(network, Xv, index_v, len(val.y)), val.y, loss,
+                                           missed_matches=val.missed_matches,
+                                           lists=(yv, network, Xv) if listwise else None)
+        best = BestEpoch(network, early_stopping_monitor, steps_per_epoch=epoch_steps, min_steps=min_steps,
+                         patience_steps=early_stopping_patience_steps)
+        # Validation first: it puts val_* in the epoch logs that the others read.
+        cbs = [_non_finite_guard(keras), validation, best, *callbacks]
+
+        def run(weights, first_epoch: int, last_epoch: int):
+            sample_weight = _sample_weights(yt, weights, folds if cross_fit else None, n_outputs, listwise)
+            data = _training_dataset(Xt, yt, sample_weight, batch, seed=seed, outputs=n_outputs)
+            history = fit_model.fit(data, epochs=last_epoch, initial_epoch=first_epoch, steps_per_epoch=epoch_steps,
+                                    shuffle=False, callbacks=cbs, verbose=verbose)  # the dataset shuffles
+            _merge_history(result.history, history.history)
+
+        first_epochs = n_epochs
         if class_weight == "validation":
-            first_epochs = min(int(validation_weight_epochs), epochs)
-        history = model.fit(Xt, yt, epochs=first_epochs, class_weight=weight, callbacks=cbs, **fit_kwargs)
-        _merge_history(result.history, history.history)
-        if class_weight == "validation" and first_epochs < epochs:
-            p_val = self.predict(model, val, listwise=listwise, list_size=list_size)
+            first_epochs = min(int(validation_weight_epochs), n_epochs)
+        run(weight, 0, first_epochs)
+        if class_weight == "validation" and first_epochs < n_epochs and not fit_model.stop_training:
+            p_val = validation.predict()
             w = imbalance.validation_class_weights(val.y, p_val, smoothing=validation_weight_smoothing)
             weight = {0: float(w[0]), 1: float(w[1])}
             log.info("validation class weights: %s", weight)
-            for cb in cbs:
-                if hasattr(cb, "step_offset"):
-                    cb.step_offset = first_epochs
-            history = model.fit(
-                Xt, yt, epochs=epochs - first_epochs, class_weight=weight, callbacks=cbs, **fit_kwargs
-            )
-            _merge_history(result.history, history.history)
-        if steps_per_execution != 1:
-            # Same optimizer object and state; the saved model predicts one batch per call.
-            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+            run(weight, first_epochs, n_epochs)
+        best.restore()
+        if cross_fit:
+            from lossmatch.metrics import best_f1_threshold
+
+            oof = validation.predict()
+            result.threshold = best_f1_threshold(y, oof)
+            result.validation_probabilities = oof[len(train.y):]
+        # The exported model: raw features in, the run's loss compiled, one batch per predict call.
+        model.compile(optimizer=optimizer, loss=loss)
         result.class_weight = weight
         result.epochs_run = len(result.history.get("loss", []))
+        result.steps_run = result.epochs_run * epoch_steps
+        result.best_step = (best.best_epoch + 1) * epoch_steps if best.best_epoch is not None else result.steps_run
+        result.batch_size = batch
         return result
 
     def predict(
@@ -339,6 +415,131 @@ def predict_in_batches(model, X: np.ndarray, batch_size: int) -> np.ndarray:
     outputs = [np.asarray(model.predict_on_batch(X[start:start + batch_size]))
                for start in range(0, len(X), batch_size)]
     return np.concatenate(outputs) if outputs else np.zeros((0, 1), dtype=np.float32)
+
+
+def auto_batch_size(n_train: int) -> int:
+    """The power of two nearest ``n_train / 64``, clipped to [16, 256].
+
+    About 64 optimizer steps per pass on a small set (268 pairs: batch 16, 17 steps per
+    pass), 256 on large ones, where a bigger batch only costs more time per step.
+    """
+    return int(np.clip(2 ** round(math.log2(max(n_train, 1) / 64)), 16, 256))
+
+
+def epoch_length(n_train: int, batch_size: int, validation_every_steps: int | None, steps_per_execution: int):
+    """``(steps per epoch, steps per execution)``: ``validation_every_steps`` (None: one pass,
+    ceil(n / batch)), run in executions of the largest divisor of it up to ``steps_per_execution``.
+
+    Keras runs whole executions on an endless dataset, so an execution that does not divide the
+    epoch would silently run more steps than the epoch counts; a divisor keeps every setting of
+    ``steps_per_execution`` on the same steps (and the same weights).
+    """
+    steps = int(validation_every_steps or max(1, math.ceil(n_train / batch_size)))
+    execution = max(d for d in range(1, max(1, min(int(steps_per_execution), steps)) + 1) if steps % d == 0)
+    return steps, execution
+
+
+def budget_epochs(epoch_steps: int, max_steps: int | None, epochs: int | None) -> int:
+    """Epochs to run: enough for ``max_steps`` (the epoch that reaches it runs whole), at most ``epochs``."""
+    if max_steps is None and epochs is None:
+        raise ValueError("Training.fit: max_steps and epochs are both None; set a budget")
+    by_steps = math.ceil(max_steps / epoch_steps) if max_steps is not None else math.inf
+    return int(min(by_steps, epochs if epochs is not None else math.inf))
+
+
+def cross_fit_folds(y, k: int, seed: int) -> np.ndarray:
+    """Fold 0..k-1 of each pair: positives and negatives each dealt round-robin in a seeded
+    random order, so every fold holds the same share of matches."""
+    y = np.asarray(y).reshape(-1)
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(y), dtype=np.int64)
+    for label in (0, 1):
+        where = np.flatnonzero(y == label)
+        folds[rng.permutation(where)] = np.arange(len(where)) % k
+    return folds
+
+
+def _check_cross_fit(n_members: int, listwise: bool, sampling, class_weight) -> None:
+    from lossmatch.errors import InputError
+
+    if n_members < 2:
+        raise InputError("trainer.cross_fit needs an ensemble of at least 2 members (model=ensemble, model.members)")
+    if listwise:
+        raise InputError("trainer.cross_fit cannot train on candidate lists (loss=pairwise_soft_zero_one)")
+    if (sampling or "none") != "none" or class_weight == "validation":
+        raise InputError("trainer.cross_fit needs trainer.sampling=none and a class_weight other than validation")
+
+
+def _out_of_fold(members, X, folds: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Each row's probability from the member of its own fold (the one that never trained on it)."""
+    from lossmatch.runtime import import_keras
+
+    keras = import_keras()
+    p = np.empty(len(X), dtype=np.float64)
+    for start in range(0, len(X), chunk):
+        outs = members(X[start:start + chunk], training=False)
+        stacked = np.concatenate([keras.ops.convert_to_numpy(o).reshape(-1, 1) for o in outs], axis=1)
+        rows = np.arange(len(stacked))
+        p[start:start + chunk] = stacked[rows, folds[start:start + chunk]]
+    return p
+
+
+def _scorer(network, X, list_index, n_pairs: int, chunk: int = 65536):
+    """A function giving ``network``'s probability for each pair of ``X`` (a direct call, in chunks:
+    ``model.predict`` builds a dataset every time, slow for many small validations)."""
+    from lossmatch.runtime import import_keras
+
+    keras = import_keras()
+
+    def score() -> np.ndarray:
+        parts = [keras.ops.convert_to_numpy(network(X[i:i + chunk], training=False)) for i in range(0, len(X), chunk)]
+        out = np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+        if list_index is not None:
+            return np.asarray(from_lists(out, list_index, n_pairs), dtype=np.float64)
+        return out.reshape(-1).astype(np.float64)
+
+    return score
+
+
+def _sample_weights(y, class_weight: dict | None, folds: np.ndarray | None, outputs: int, listwise: bool):
+    """Per-pair weights, one column per output, or None: class weights (what Keras' ``class_weight``
+    does, written out so that it also works for several outputs), times 0 for a cross-fitted
+    member's held-out fold."""
+    if listwise or (not class_weight and folds is None):
+        return None
+    labels = np.asarray(y).reshape(len(y), -1)[:, 0].astype(int)
+    w = np.ones(len(labels), dtype=np.float32)
+    if class_weight:
+        w = np.array([class_weight.get(k, 1.0) for k in (0, 1)], dtype=np.float32)[labels]
+    columns = np.repeat(w[:, None], outputs, axis=1)
+    if folds is not None:
+        columns[folds[:, None] == np.arange(outputs)[None, :]] = 0.0
+    return columns
+
+
+def _training_dataset(X, y, sample_weight, batch_size: int, *, seed: int, outputs: int = 1):
+    """An endless tf.data stream of shuffled training batches (reshuffled at every pass).
+
+    Pair indices are shuffled and gathered, not the rows themselves, so the shuffle buffer
+    holds integers. ``sample_weight`` has one column per output (or is None). Batches are
+    taken after the repeat, so every batch is full, which the soft-count losses prefer.
+    """
+    import tensorflow as tf
+
+    n = len(X)
+    X_t, y_t = tf.constant(X, dtype=tf.float32), tf.constant(y, dtype=tf.float32)
+    w_t = None if sample_weight is None else tf.constant(sample_weight, dtype=tf.float32)
+
+    def gather(index):
+        x, target = tf.gather(X_t, index), tf.gather(y_t, index)
+        targets = (target,) * outputs if outputs > 1 else target
+        if w_t is None:
+            return x, targets
+        w = tf.gather(w_t, index)
+        return x, targets, (tuple(w[:, k] for k in range(outputs)) if outputs > 1 else w[:, 0])
+
+    index = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    return index.batch(batch_size).map(gather).prefetch(2)
 
 
 def _initial_class_weight(class_weight, y) -> dict | None:

@@ -34,7 +34,13 @@ def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData]
     }
     prior = fitted.result.prior
     probabilities = {s: correct_prior(outputs[s], *prior) if prior else outputs[s] for s in SPLITS}
-    threshold = choose_threshold(splits["val"], probabilities["val"])
+    if fitted.result.threshold is not None:
+        # Cross-fitted (trainer.cross_fit): the validation pairs were trained on, so they are
+        # scored out of fold, and the threshold was chosen out of fold over train + valid.
+        probabilities["val"] = outputs["val"] = fitted.result.validation_probabilities
+        threshold = fitted.result.threshold
+    else:
+        threshold = choose_threshold(splits["val"], probabilities["val"])
     metrics = {}
     for s in SPLITS:
         missed = splits[s].missed_matches

@@ -52,7 +52,7 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
         return fit_streamed(config, training, splits, callbacks)
     from hydra.utils import instantiate
 
-    from lossmatch.callbacks import MlflowEpochLogger, ValidationF1
+    from lossmatch.callbacks import MlflowEpochLogger
     from lossmatch.runtime import seed_everything
 
     seed_everything(config.seed)  # same config and seed, same numbers on CPU
@@ -63,22 +63,35 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
     started = time.perf_counter()
     result = training.fit(
         model, loss, splits["train"], splits["val"],
-        epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
+        max_steps=tr.max_steps, epochs=tr.epochs, min_steps=tr.min_steps,
+        validation_every_steps=tr.validation_every_steps, batch_size=tr.batch_size,
+        learning_rate=tr.learning_rate, early_stopping_monitor=tr.early_stopping_monitor,
+        early_stopping_patience_steps=tr.early_stopping_patience_steps,
         class_weight=tr.class_weight, sampling=tr.sampling, sampling_ratio=tr.sampling_ratio,
         validation_weight_epochs=tr.validation_weight_epochs,
         validation_weight_smoothing=tr.validation_weight_smoothing,
-        early_stopping_patience=tr.early_stopping_patience, list_size=tr.list_size, seed=config.seed,
-        steps_per_execution=tr.steps_per_execution,
-        # ValidationF1 first: it adds val_f1 to the epoch logs the others read.
-        callbacks=[ValidationF1(training, splits["val"], listwise=listwise, list_size=tr.list_size),
-                   MlflowEpochLogger(), *callbacks],
+        list_size=tr.list_size, seed=config.seed, steps_per_execution=tr.steps_per_execution,
+        cross_fit=tr.cross_fit,
+        # Training.fit puts its validation figures (val_f1, val_pr_auc, val_loss) in the epoch
+        # logs before these callbacks read them.
+        callbacks=[MlflowEpochLogger(), *callbacks],
         verbose=keras_verbose(tr.verbose),
     )
+    _log_budget(result)
     return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
 
 
+def _log_budget(result: FitResult) -> None:
+    """How the step budget was spent, beside the run's figures (when a run is tracked)."""
+    import mlflow
+
+    if mlflow.active_run() is not None:
+        mlflow.log_metrics({"steps_run": result.steps_run, "best_step": result.best_step,
+                            "batch_size": result.batch_size})
+
+
 def build_model(model_cfg: Mapping, training: Training, X_train, *, listwise: bool):
-    """The configured network for these features, its scaling layer adapted on the training split.
+    """The configured network for these features (``Training.fit`` adapts its scaling layer).
 
     Builders that group features by map key (the attribute model) also get the feature names.
     """
@@ -86,15 +99,11 @@ def build_model(model_cfg: Mapping, training: Training, X_train, *, listwise: bo
 
     from hydra.utils import get_object, instantiate
 
-    from lossmatch.scaling import adapt_scaling
-
     accepted = inspect.signature(get_object(model_cfg["_target_"])).parameters
     if listwise and "listwise" not in accepted:
         raise InputError(f"model._target_={model_cfg['_target_']} cannot score candidate lists; use model=mlp with this loss")
     extra = {"n_features": X_train.shape[1], "listwise": listwise, "feature_names": list(training.similarity_map.feature_names)}
-    model = instantiate(model_cfg, **{k: v for k, v in extra.items() if k in accepted}, _convert_="all")
-    adapt_scaling(model, X_train)  # a no-op without a scaling layer
-    return model
+    return instantiate(model_cfg, **{k: v for k, v in extra.items() if k in accepted}, _convert_="all")
 
 
 def keras_verbose(setting) -> int:

@@ -1,0 +1,117 @@
+"""Develop the benchmark recipe through the pipeline's own stages: variants x seeds on cached features.
+
+For each DeepMatcher-format directory the prepare and features stages run once (the features
+are cached under ``--cache``); then every variant (a list of Hydra overrides on top of
+``experiment=benchmark``) is trained and evaluated with ``lossmatch.stages.fit`` and
+``lossmatch.stages.evaluate`` for each seed, without MLflow. One line per run: validation PR-AUC
+and F1, test precision / recall / F1, steps, seconds; then mean and sd per set and variant. The
+validation and test probabilities of every run are saved (``--out``) to study thresholds and
+seed averages afterwards without training again. Test figures are printed, never used to choose.
+
+    python bench/recipe_dev.py DIR [DIR ...] --variants '{"base": [], "ens": ["model=ensemble"]}'
+        [--seeds 1,2,3,4,5] [--out /tmp/recipe] [--cache /tmp/recipe/cache]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def compose(overrides: list[str]):
+    from lossmatch.cli import compose as compose_config
+    from lossmatch.config import validate
+
+    return validate(compose_config(ROOT / "conf", "train", overrides))
+
+
+def prepared_splits(directory: str, cache: Path, base: list[str]):
+    """(Training, splits) of one set, features from the cache when present."""
+    from lossmatch.stages.features import compute_features
+    from lossmatch.stages.prepare import prepare
+
+    name = Path(directory).name
+    config = compose([*base, f"data.path={directory}"])
+    prepared = prepare(config)
+    path = cache / f"{name}.pkl"
+    if path.exists():
+        with open(path, "rb") as f:
+            splits = pickle.load(f)
+    else:
+        started = time.perf_counter()
+        splits = compute_features(prepared)
+        print(f"{name}: features in {time.perf_counter() - started:.1f} s", flush=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(splits, f)
+    return name, prepared.training, splits
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="+")
+    parser.add_argument("--variants", default='{"benchmark": []}', help="JSON {name: [overrides]}")
+    parser.add_argument("--base", default="experiment=benchmark,data=deepmatcher",
+                        help="comma-separated overrides under every variant")
+    parser.add_argument("--seeds", default="1")
+    parser.add_argument("--out", default="/tmp/recipe_dev")
+    parser.add_argument("--cache", default=None)
+    args = parser.parse_args(argv)
+
+    from lossmatch.stages.evaluate import evaluate
+    from lossmatch.stages.fit import fit
+
+    base = [o for o in args.base.split(",") if o]
+    variants = json.loads(args.variants)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = Path(args.out)
+    cache = Path(args.cache) if args.cache else out / "cache"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for directory in args.dirs:
+        name, training, splits = prepared_splits(directory, cache, base)
+        print(f"{name}: {sum(len(s.y) for s in splits.values())} pairs, {splits['train'].X.shape[1]} features",
+              flush=True)
+        for variant, overrides in variants.items():
+            for seed in seeds:
+                config = compose([*base, f"data.path={directory}", f"seed={seed}", "trainer.verbose=0", *overrides])
+                started = time.perf_counter()
+                fitted = fit(config, training, splits)
+                evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size)
+                seconds = time.perf_counter() - started
+                m = evaluation.metrics
+                row = {"set": name, "variant": variant, "seed": seed, "val_pr_auc": m["val"]["pr_auc"],
+                       "val_f1": m["val"]["f1"], "test_precision": m["test"]["precision"],
+                       "test_recall": m["test"]["recall"], "test_f1": m["test"]["f1"],
+                       "best_step": fitted.result.best_step, "steps": fitted.result.steps_run,
+                       "batch": fitted.result.batch_size, "seconds": seconds}
+                rows.append(row)
+                np.savez(out / f"{name}__{variant}__{seed}.npz", val=evaluation.probabilities["val"],
+                         test=evaluation.probabilities["test"], y_val=splits["val"].y, y_test=splits["test"].y,
+                         train=evaluation.probabilities["train"], y_train=splits["train"].y)
+                print(f"  {variant:14s} seed {seed}: val AP {row['val_pr_auc']:.3f} F1 {row['val_f1']:.3f}  "
+                      f"test F1 {row['test_f1']:.3f} P {row['test_precision']:.3f} R {row['test_recall']:.3f}  "
+                      f"step {row['best_step']}/{row['steps']} (batch {row['batch']})  {seconds:.1f} s", flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / f"runs-{int(time.time())}.csv", index=False)
+    summary = table.groupby(["set", "variant"], sort=False).agg(
+        val_ap=("val_pr_auc", "mean"), val_f1=("val_f1", "mean"), test_f1=("test_f1", "mean"),
+        test_f1_sd=("test_f1", "std"), seconds=("seconds", "mean"), runs=("seed", "count"))
+    print(summary.round(4).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

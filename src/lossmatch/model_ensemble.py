@@ -1,0 +1,114 @@
+"""An ensemble of K networks averaged inside one Keras model.
+
+Small training sets make a network's ranking depend on its initial weights: on a set of a few
+hundred pairs two seeds can differ by several F1 points. Averaging the match probabilities of
+K networks that start from different weights smooths that out. Here the K members sit in one
+model behind one scaling layer::
+
+    features -> scaling -> [member_0 ... member_{K-1}] -> average -> probability
+
+so the export is one ``model.keras`` that predicts on raw features like any other. In training
+(``lossmatch.training.Training.fit``) each member learns from the run's loss on its *own* output
+(:func:`split_members`): the same as training K networks apart, except that they see the same
+batches and stop at the same step, the one where the *average* scores best on validation. One
+fit of K small members costs far less than K fits on a CPU, where per-step overhead dominates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["AVERAGE_LAYER", "MEMBER_KINDS", "build_ensemble", "check_params", "split_members"]
+
+AVERAGE_LAYER = "ensemble_average"
+MEMBER_KINDS = ("mlp", "attribute")
+
+
+def check_params(
+    *, members: int = 5, member: str = "mlp", hidden_units: Sequence[int] = (64, 32), dropout: float = 0.1,
+    activation: str = "relu", attribute_units: int = 8, scaling: str = "rank",
+) -> None:
+    """Check ``build_ensemble``'s options without importing TensorFlow (the config schema calls this)."""
+    from lossmatch.errors import InputError
+    from lossmatch.model import check_params as check_mlp
+
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise InputError(f"model.members must be an integer >= 1, got {members!r}")
+    if member not in MEMBER_KINDS:
+        raise InputError(f"model.member must be one of {', '.join(MEMBER_KINDS)}, got {member!r}")
+    if isinstance(attribute_units, bool) or not isinstance(attribute_units, int) or attribute_units < 1:
+        raise InputError(f"model.attribute_units must be an integer >= 1, got {attribute_units!r}")
+    check_mlp(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling)
+
+
+def build_ensemble(
+    n_features: int,
+    *,
+    feature_names: Sequence[str] | None = None,
+    members: int = 5,
+    member: str = "mlp",
+    hidden_units: Sequence[int] = (64, 32),
+    dropout: float = 0.1,
+    activation: str = "relu",
+    attribute_units: int = 8,
+    scaling: str = "rank",
+):
+    """``members`` networks of kind ``member`` (``mlp``: :func:`lossmatch.model.build_mlp`,
+    ``attribute``: :func:`lossmatch.model_attribute.build_attribute_model`) behind one scaling
+    layer, their probabilities averaged.
+
+    Args:
+        n_features, feature_names: filled in by the trainer (the attribute members group
+            features by map key).
+        members: K, how many networks.
+        hidden_units, dropout, activation, attribute_units: each member's shape.
+        scaling: ``rank``, ``standard`` or ``none``, shared by the members; adapt it before training.
+    """
+    if n_features < 1:
+        raise ValueError(f"build_ensemble: n_features must be >= 1, got {n_features}")
+    check_params(members=members, member=member, hidden_units=hidden_units, dropout=dropout, activation=activation,
+                 attribute_units=attribute_units, scaling=scaling)
+    from lossmatch.runtime import import_keras
+
+    keras = import_keras()
+    from lossmatch.model import build_mlp
+    from lossmatch.scaling import scaling_layer, with_scaling
+
+    inputs = keras.Input(shape=(n_features,), name="features")
+    outputs = []
+    for k in range(int(members)):
+        if member == "mlp":
+            net = build_mlp(n_features, hidden_units=hidden_units, dropout=dropout, activation=activation)
+        else:
+            from lossmatch.model_attribute import build_attribute_model
+
+            if feature_names is None:
+                raise ValueError("build_ensemble: member=attribute needs feature_names")
+            net = build_attribute_model(n_features, feature_names=feature_names, attribute_units=attribute_units,
+                                        hidden_units=hidden_units, dropout=dropout, activation=activation,
+                                        scaling="none")
+        # A fresh functional model over the same layers, named so that members can sit side by side.
+        net = keras.Model(net.inputs, net.output, name=f"member_{k}")
+        outputs.append(keras.layers.Reshape((1,), name=f"member_{k}_probability")(net(inputs)))
+    average = keras.layers.Average(name=AVERAGE_LAYER)(outputs) if len(outputs) > 1 else outputs[0]
+    network = keras.Model(inputs, average, name="lossmatch_ensemble")
+    return with_scaling(network, scaling_layer(scaling))
+
+
+build_ensemble.check_params = check_params
+
+
+def split_members(network):
+    """For an ensemble network (its last layer the average), a model with the same inputs whose
+    outputs are the members' probabilities, sharing their weights; None for any other network.
+
+    The trainer fits this one (the run's loss on every member) and validates ``network``.
+    """
+    from lossmatch.runtime import import_keras
+
+    keras = import_keras()
+    last = network.layers[-1] if network.layers else None
+    if last is None or last.name != AVERAGE_LAYER or not isinstance(last, keras.layers.Average):
+        return None
+    member_outputs = list(last.input)
+    return keras.Model(network.input, member_outputs, name=f"{network.name}_members")
