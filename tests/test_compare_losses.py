@@ -128,6 +128,36 @@ def test_comparison_csv_equals_what_mlflow_holds(quick):
                 assert row[f"{metric}_ci_high"] == pytest.approx(min(values.mean() + half, highest), abs=1e-9)
 
 
+def _pipeline(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_rebuilds_the_comparison_from_mlflow_alone(quick, capsys):
+    _, tmp, comparison_id, children = quick
+    store = [f"tracking.uri=sqlite:///{tmp}/mlruns/mlflow.db", f"paths.output_dir={tmp}/reports"]
+    client = mlflow.MlflowClient(f"sqlite:///{tmp}/mlruns/mlflow.db")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    before = len(client.search_runs(experiments))
+    # The same id twice is one comparison; nothing is trained, nothing logged.
+    assert _pipeline("compare_losses").main(["--report", comparison_id, comparison_id, *store]) == 0
+    out = capsys.readouterr().out
+    csv = Path(re.search(rf"^report of 1 comparison\(s\) {comparison_id}: (\S+)$", out, re.M).group(1))
+    assert str(csv).startswith(str(tmp / "reports" / "comparisons" / "report-"))
+    original = next((tmp / "outputs" / "comparisons").iterdir()) / "comparison.csv"
+    pd.testing.assert_frame_equal(pd.read_csv(csv), pd.read_csv(original))
+    assert (csv.parent / "pr_curves_febrl4.png").stat().st_size > 0
+    assert len(client.search_runs(experiments)) == before
+    # A child run is not a comparison: one line, exit 2.
+    child = children[0].info.run_id
+    with pytest.raises(SystemExit) as exit_:
+        _pipeline("compare_losses").main(["--report", child, *store])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f"comparison {child}: not a comparison's parent run (tag lossmatch_kind is not 'comparison')")
+
+
 def _split(predictions: pd.DataFrame, split: str) -> pd.DataFrame:
     return predictions[predictions["split"] == split].sort_values(["left_id", "right_id"])
 
@@ -164,9 +194,7 @@ def test_ensemble_fitted_on_validation_and_scored_on_test(quick):
 
 def test_ensemble_pipeline_on_runs_of_one_seed_repeats_the_comparison_s_ensemble(quick, capsys):
     _, tmp, _, children = quick
-    spec = importlib.util.spec_from_file_location("ensemble_pipeline", ROOT / "pipelines" / "ensemble.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _pipeline("ensemble")
     uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
     assert module.main(["--experiment", "lossmatch/febrl4", "--seed", "1", "--losses", *LOSSES, f"tracking.uri={uri}"]) == 0
     run_id = re.search(r"MLflow run ([0-9a-f]{32})", capsys.readouterr().out).group(1)
