@@ -157,7 +157,6 @@ def report_only(args: argparse.Namespace) -> int:
 
     from lossmatch import compare_runs, tracking
     from lossmatch.cli import compose
-
     from lossmatch.errors import InputError
 
     if not args.report:
