@@ -3,6 +3,7 @@
     python pipelines/compare_losses.py [--quick] [--seeds N] [--losses bce focal ...]
         [--data "data=synthetic"] [--data "data=deepmatcher data.pairs=blocked data.path=DIR similarity=beer"]
         [--study [LOSS:]STUDY ... --storage URL] [--ensemble] [--resume ID] [Hydra overrides ...]
+    python pipelines/compare_losses.py --report ID [ID ...] [tracking.uri=...]
 
 Runs every loss (default: all eight of conf/loss/) x N seeds (default 5: seeds 1..N) x each
 ``--data`` setting (Hydra overrides of one data set; default: the config's data, FEBRL4)
@@ -20,6 +21,9 @@ Options:
   --ensemble         per data set and seed, the validation-fitted weighted average of the
                      losses' probabilities (``pipelines/ensemble.py``), one more row ``ensemble``
   --resume ID        continue an interrupted comparison (same command): finished runs are kept
+  --report ID ...    train nothing: rebuild the report of finished comparisons from MLflow, several
+                     together in one table and one rank across all their data sets (e.g. data sets
+                     compared by separate commands with different seeds or samples)
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", default=None, help="the parent run's name (default comparison-<date>)")
     parser.add_argument("--resume", default=None, metavar="ID", help="the parent run id of a comparison to continue")
     parser.add_argument("--baseline", default="bce", help="the loss every other is compared with (default bce)")
+    parser.add_argument("--report", nargs="+", default=None, metavar="ID",
+                        help="only rebuild the report of these comparisons (parent run ids) from MLflow")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, as for train.py")
     return parser
 
@@ -64,11 +70,12 @@ def _parser() -> argparse.ArgumentParser:
 def parse(argv: list[str]) -> argparse.Namespace:
     args = _parser().parse_args(argv)
     # `--losses bce focal trainer.epochs=5`: an item with '=' is an override, never a loss or a study.
-    for name in ("losses", "study"):
-        values = getattr(args, name) or []
-        args.overrides += [v for v in values if "=" in v]
-        kept = [part for v in values if "=" not in v for part in v.split(",") if part]
-        setattr(args, name, kept if (kept or name == "study") else None)
+    for name in ("losses", "study", "report"):
+        values = getattr(args, name)
+        args.overrides += [v for v in values or [] if "=" in v]
+        kept = [part for v in values or [] if "=" not in v for part in v.split(",") if part]
+        # --report given (even with only overrides after it) means report mode: [] is an error, not a run.
+        setattr(args, name, kept if (kept or name == "study" or (name == "report" and values is not None)) else None)
     return args
 
 
@@ -85,6 +92,9 @@ def main(argv: list[str]) -> int:
 
     debug = any(o.lstrip("+") in ("debug=true", "debug=True") for o in args.overrides)
     signal.signal(signal.SIGTERM, _terminate)  # `kill` ends the parent and the current run KILLED
+    if args.report is not None:
+        with report_input_errors(debug=debug):
+            return report_only(args)
     with report_input_errors(debug=debug):
         from lossmatch import compare_runs
 
@@ -139,6 +149,29 @@ def main(argv: list[str]) -> int:
         print(f"comparison {outcome.comparison_id}: {outcome.files['csv']}")
         print(f"figures and runs.log in {outcome.out_dir}; the parent run holds them as artifacts")
     return 1 if outcome.failed else 0
+
+
+def report_only(args: argparse.Namespace) -> int:
+    """``--report ID ...``: the report of finished comparisons, rebuilt from MLflow into a new folder."""
+    import time
+
+    from lossmatch import compare_runs, tracking
+    from lossmatch.cli import compose
+    from lossmatch.errors import InputError
+
+    if not args.report:
+        raise InputError("--report needs the parent run id of at least one comparison")
+    base = compose(ROOT / "conf", "train", ["experiment=compare_losses", *args.overrides])
+    uri = tracking.use_credentials(str(base.tracking.uri))
+    tracking.check_store(uri)
+    ids = list(dict.fromkeys(args.report))
+    for comparison_id in ids:
+        compare_runs.existing_parent(uri, comparison_id)
+    out_dir = Path(str(base.paths.output_dir)) / "comparisons" / f"report-{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+    files = compare_runs.report(uri, ids, out_dir, baseline=args.baseline)
+    print(files["md"].read_text(encoding="utf-8"))
+    print(f"report of {len(ids)} comparison(s) {', '.join(ids)}: {files['csv']}")
+    return 0
 
 
 if __name__ == "__main__":

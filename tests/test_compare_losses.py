@@ -26,7 +26,7 @@ from helpers.mlflow_server import mlflow_server
 from helpers.mlflow_ui import compare_page_screenshot
 from scipy import stats
 
-from lossmatch import metrics
+from lossmatch import compare, metrics
 from lossmatch.predictions import load_predictions
 
 LOSSES = ("bce", "soft_f1")
@@ -121,13 +121,41 @@ def test_comparison_csv_equals_what_mlflow_holds(quick):
             # Mean and Student t interval of the two seeds' values, computed here from MLflow's numbers.
             assert row[f"{metric}_mean"] == pytest.approx(values.mean(), abs=1e-12), (row["loss"], metric)
             if values[0] != values[1]:
+                # Cut to the metric's possible values (two seeds give a wide interval: F1 0.9 +- 0.2 reaches 1.1).
+                lowest, highest = compare.METRIC_RANGE.get(metric, compare.UNIT_RANGE)
                 half = stats.t.ppf(0.975, 1) * values.std(ddof=1) / np.sqrt(2)
-                # The interval is cut to the metric's possible values (MCC in [-1, 1], log loss >= 0,
-                # the others in [0, 1]): two seeds' Brier scores near 0 give a t interval below 0.
-                lowest, highest = {"test_mcc": (-1.0, 1.0), "test_log_loss": (0.0, np.inf)}.get(metric, (0.0, 1.0))
-                low, high = np.clip([values.mean() - half, values.mean() + half], lowest, highest)
-                assert row[f"{metric}_ci_low"] == pytest.approx(low, abs=1e-9), (row["loss"], metric)
-                assert row[f"{metric}_ci_high"] == pytest.approx(high, abs=1e-9), (row["loss"], metric)
+                assert row[f"{metric}_ci_low"] == pytest.approx(max(values.mean() - half, lowest), abs=1e-9)
+                assert row[f"{metric}_ci_high"] == pytest.approx(min(values.mean() + half, highest), abs=1e-9)
+
+
+def _pipeline(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_rebuilds_the_comparison_from_mlflow_alone(quick, capsys):
+    _, tmp, comparison_id, children = quick
+    store = [f"tracking.uri=sqlite:///{tmp}/mlruns/mlflow.db", f"paths.output_dir={tmp}/reports"]
+    client = mlflow.MlflowClient(f"sqlite:///{tmp}/mlruns/mlflow.db")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    before = len(client.search_runs(experiments))
+    # The same id twice is one comparison; nothing is trained, nothing logged.
+    assert _pipeline("compare_losses").main(["--report", comparison_id, comparison_id, *store]) == 0
+    out = capsys.readouterr().out
+    csv = Path(re.search(rf"^report of 1 comparison\(s\) {comparison_id}: (\S+)$", out, re.M).group(1))
+    assert str(csv).startswith(str(tmp / "reports" / "comparisons" / "report-"))
+    original = next((tmp / "outputs" / "comparisons").iterdir()) / "comparison.csv"
+    pd.testing.assert_frame_equal(pd.read_csv(csv), pd.read_csv(original))
+    assert (csv.parent / "pr_curves_febrl4.png").stat().st_size > 0
+    assert len(client.search_runs(experiments)) == before
+    # A child run is not a comparison: one line, exit 2.
+    child = children[0].info.run_id
+    with pytest.raises(SystemExit) as exit_:
+        _pipeline("compare_losses").main(["--report", child, *store])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f"comparison {child}: not a comparison's parent run (tag lossmatch_kind is not 'comparison')")
 
 
 def _split(predictions: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -166,9 +194,7 @@ def test_ensemble_fitted_on_validation_and_scored_on_test(quick):
 
 def test_ensemble_pipeline_on_runs_of_one_seed_repeats_the_comparison_s_ensemble(quick, capsys):
     _, tmp, _, children = quick
-    spec = importlib.util.spec_from_file_location("ensemble_pipeline", ROOT / "pipelines" / "ensemble.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _pipeline("ensemble")
     uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
     assert module.main(["--experiment", "lossmatch/febrl4", "--seed", "1", "--losses", *LOSSES, f"tracking.uri={uri}"]) == 0
     run_id = re.search(r"MLflow run ([0-9a-f]{32})", capsys.readouterr().out).group(1)

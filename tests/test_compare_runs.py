@@ -36,6 +36,10 @@ def test_command_line_keeps_overrides_apart_from_losses_and_studies():
     assert args.study == ["focal:s1"]
     assert args.overrides == ["trainer.epochs=5", "data.sample=3"]
     assert _cli().parse([]).losses is None and _cli().parse([]).study == []
+    # --report takes ids; overrides after it stay overrides; --report with no id is report mode, refused later.
+    args = _cli().parse(["--report", "abc", "def,ghi", "tracking.uri=sqlite:///x.db"])
+    assert args.report == ["abc", "def", "ghi"] and args.overrides == ["tracking.uri=sqlite:///x.db"]
+    assert _cli().parse(["--report", "tracking.uri=sqlite:///x.db"]).report == [] and _cli().parse([]).report is None
 
 
 @pytest.mark.parametrize(
@@ -46,8 +50,9 @@ def test_command_line_keeps_overrides_apart_from_losses_and_studies():
         (["--study", "focal-febrl4"], "--study needs --storage"),
         (["--seeds", "0"], "--seeds must be at least 1, got 0"),
         (["trainer.epochs=0"], "trainer.epochs"),
+        (["--report"], "--report needs the parent run id of at least one comparison"),
     ],
-    ids=["unknown-loss", "no-baseline", "study-without-storage", "no-seed", "bad-value"],
+    ids=["unknown-loss", "no-baseline", "study-without-storage", "no-seed", "bad-value", "report-without-id"],
 )
 def test_bad_command_lines_are_one_line_and_exit_2(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:

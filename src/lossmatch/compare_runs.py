@@ -47,6 +47,7 @@ __all__ = [
     "Entry",
     "PlannedRun",
     "comparison_runs",
+    "existing_parent",
     "parent_params",
     "plan",
     "report",
@@ -339,7 +340,7 @@ def run_comparison(
     experiment_id = tracking.setup_tracking(uri, experiment, first.tracking.artifact_location)
     done: set = set()
     if resume:
-        parent = _existing_parent(uri, resume)
+        parent = existing_parent(uri, resume)
         experiment_id = parent.info.experiment_id
         mlflow.set_experiment(experiment_id=experiment_id)
         done = finished_keys(comparison_runs(uri, resume))
@@ -405,33 +406,43 @@ def _log_new_params(params: dict[str, str], logged: Mapping[str, str], out) -> N
     tracking.log_params({k: v for k, v in params.items() if k not in logged})
 
 
-def _existing_parent(uri: str, run_id: str):
+def existing_parent(uri: str, run_id: str):
+    """The parent run of comparison ``run_id``.
+
+    Raises:
+        InputError: no such run, or a run that is not a comparison's parent.
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
         parent = mlflow.MlflowClient(tracking_uri=uri).get_run(run_id)
     except MlflowException:
-        raise InputError(f"--resume {run_id}: no such run in the store") from None
+        raise InputError(f"comparison {run_id}: no such run in the store") from None
     if parent.data.tags.get(KIND_TAG) != "comparison":
-        raise InputError(f"--resume {run_id}: not a comparison's parent run (tag {KIND_TAG} is not 'comparison')")
+        raise InputError(f"comparison {run_id}: not a comparison's parent run (tag {KIND_TAG} is not 'comparison')")
     return parent
 
 
 # -- the report ----------------------------------------------------------------------------------
-def report(tracking_uri: str, comparison_id: str, out_dir: Path, *, baseline: str = "bce",
+def report(tracking_uri: str, comparison_id: str | Sequence[str], out_dir: Path, *, baseline: str = "bce",
            log_to_parent: bool = False) -> dict[str, Path]:
     """Aggregate the comparison's runs from MLflow and write (and optionally log) every file.
 
     Files: ``comparison.csv``, ``comparison.md``, ``f1_by_loss.png``, ``mean_rank.png`` and
     ``pr_curves_<data>.png`` (test precision-recall of each loss's median-seed run).
+    Several comparison ids make one report of all their runs (e.g. data sets compared in
+    separate commands, ranked together); ``log_to_parent`` needs a single id.
     """
     import mlflow
 
     from lossmatch import compare, plots
     from lossmatch.predictions import load_predictions, split_predictions
 
-    runs = comparison_runs(tracking_uri, comparison_id)
+    ids = [comparison_id] if isinstance(comparison_id, str) else list(comparison_id)
+    if log_to_parent and len(ids) != 1:
+        raise ValueError("report: log_to_parent needs exactly one comparison id")
+    runs = pd.concat([comparison_runs(tracking_uri, i) for i in ids], ignore_index=True)
     comparison = compare.compare(runs, baseline=baseline, loss_tag=LABEL_TAG)
     out_dir = Path(out_dir)
     files = compare.write_comparison(comparison, out_dir, baseline=baseline)
@@ -449,5 +460,5 @@ def report(tracking_uri: str, comparison_id: str, out_dir: Path, *, baseline: st
     if log_to_parent:
         client = mlflow.MlflowClient(tracking_uri=tracking_uri)
         for path in files.values():
-            client.log_artifact(comparison_id, str(path))
+            client.log_artifact(ids[0], str(path))
     return files
