@@ -40,7 +40,7 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 QUICK_SEEDS = 2
-QUICK_OVERRIDES = ("trainer.epochs=3",)
+QUICK_OVERRIDES = ("trainer.epochs=3", "trainer.validation_every_steps=null")  # three passes over the sample
 QUICK_SAMPLE = 500  # left records of each data set
 
 

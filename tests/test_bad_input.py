@@ -8,7 +8,6 @@ from conftest import NAMES, csv_overrides, table, tiny_overrides, write
 from lossmatch.errors import InputError
 from lossmatch.pipeline import train
 
-
 # (case, how to break the input, words the one-line message must contain)
 CASES = [
     ("missing file", lambda d: {"data.left": str(d / "nope.csv")}, ["data.left", "nope.csv", "not found"]),

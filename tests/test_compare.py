@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from lossmatch import compare as C
+from lossmatch import compare as lm_compare
 from lossmatch.errors import InputError
 
 # Data set A: four losses x seeds 1-5. focal = bce + [.01 .02 .03 .04 .05],
@@ -63,7 +63,7 @@ def fabricated_runs() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def result():
-    return C.compare(fabricated_runs())
+    return lm_compare.compare(fabricated_runs())
 
 
 def row(frame, data, loss):
@@ -71,7 +71,7 @@ def row(frame, data, loss):
 
 
 def test_runs_table_keeps_latest_finished_tagged_runs():
-    table = C.runs_table(fabricated_runs())
+    table = lm_compare.runs_table(fabricated_runs())
     assert len(table) == sum(len(v) for v in F1.values())
     assert "parent" not in set(table["run_id"]) and "failed" not in set(table["run_id"])
     # The later run of (A, bce, 1) replaces the older one.
@@ -107,7 +107,7 @@ def test_interval_is_cut_to_the_possible_values():
     c_bce = runs["tags.data"].eq("C") & runs["tags.loss"].eq("bce")
     runs.loc[c_bce, "metrics.test_f1"] = [0.98, 1.0]
     runs.loc[c_bce, "metrics.test_mcc"] = [-0.99, -0.95]
-    r = row(C.compare(runs).frame, "C", "bce")
+    r = row(lm_compare.compare(runs).frame, "C", "bce")
     # mean .99, s = .01414, t(.975, 1) = 12.706: .99 ± .127 reaches 1.117; F1 cannot pass 1.
     assert r["test_f1_ci_low"] == pytest.approx(0.99 - 12.706 * 0.01, abs=1e-3)
     assert r["test_f1_ci_high"] == 1.0
@@ -117,13 +117,13 @@ def test_interval_is_cut_to_the_possible_values():
 
 def test_bootstrap_interval_is_narrower_than_t_for_five_seeds():
     # Why t is the default: the percentile bootstrap of 5 values understates the spread.
-    low_t, high_t = C.confidence_interval(BCE_A)
-    low_b, high_b = C.confidence_interval(BCE_A, method="bootstrap")
+    low_t, high_t = lm_compare.confidence_interval(BCE_A)
+    low_b, high_b = lm_compare.confidence_interval(BCE_A, method="bootstrap")
     assert low_t < low_b < 0.80 < high_b < high_t
     # Seeded: the same call gives the same interval.
-    assert C.confidence_interval(BCE_A, method="bootstrap") == (low_b, high_b)
+    assert lm_compare.confidence_interval(BCE_A, method="bootstrap") == (low_b, high_b)
     with pytest.raises(InputError, match="ci: expected 't' or 'bootstrap'"):
-        C.confidence_interval(BCE_A, method="jackknife")
+        lm_compare.confidence_interval(BCE_A, method="jackknife")
 
 
 def test_paired_comparison_against_bce(result):
@@ -154,23 +154,23 @@ def test_missing_baseline_gives_no_pairs(result):
 
 
 def test_wilcoxon_edge_cases():
-    assert math.isnan(C.wilcoxon_p([]))
-    assert C.wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
+    assert math.isnan(lm_compare.wilcoxon_p([]))
+    assert lm_compare.wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
     # One non-zero pair: p = 2 * 1/2 = 1; zeros are dropped before testing, so
     # [0, .01, .02, .03, .04] is four pairs: p = 2/16 = 0.125.
-    assert C.wilcoxon_p([0.02]) == 1.0
-    assert C.wilcoxon_p([0.0, 0.01, 0.02, 0.03, 0.04]) == pytest.approx(0.125)
+    assert lm_compare.wilcoxon_p([0.02]) == 1.0
+    assert lm_compare.wilcoxon_p([0.0, 0.01, 0.02, 0.03, 0.04]) == pytest.approx(0.125)
     # Six pairs all one way: 2/64 = 0.03125, the first count of seeds that can reach p < .05.
-    assert C.wilcoxon_p([0.01, 0.02, 0.03, 0.04, 0.05, 0.06]) == pytest.approx(0.03125)
+    assert lm_compare.wilcoxon_p([0.01, 0.02, 0.03, 0.04, 0.05, 0.06]) == pytest.approx(0.03125)
 
 
 def test_ranks_with_ties_and_mean_ranks(result):
     ranks = {(r.data, r.loss): r.rank for r in result.frame.itertuples()}
     # A by mean F1: focal .83, soft_f1 .822, then bce and combined tie at .80 -> 3.5 each.
-    assert [ranks[("A", l)] for l in ("focal", "soft_f1", "bce", "combined")] == [1, 2, 3.5, 3.5]
+    assert [ranks[("A", loss)] for loss in ("focal", "soft_f1", "bce", "combined")] == [1, 2, 3.5, 3.5]
     # B: soft_f1 .9, focal .6, combined .4.  C: soft_f1, focal, bce, combined.
-    assert [ranks[("B", l)] for l in ("soft_f1", "focal", "combined")] == [1, 2, 3]
-    assert [ranks[("C", l)] for l in ("soft_f1", "focal", "bce", "combined")] == [1, 2, 3, 4]
+    assert [ranks[("B", loss)] for loss in ("soft_f1", "focal", "combined")] == [1, 2, 3]
+    assert [ranks[("C", loss)] for loss in ("soft_f1", "focal", "bce", "combined")] == [1, 2, 3, 4]
     means = result.mean_ranks.set_index("loss")
     # soft_f1 (2 + 1 + 1) / 3, focal (1 + 2 + 2) / 3, bce (3.5 + 3) / 2 on 2 data sets, combined (3.5 + 3 + 4) / 3.
     assert means["mean_rank"].to_dict() == pytest.approx({"soft_f1": 4 / 3, "focal": 5 / 3, "bce": 3.25, "combined": 3.5})
@@ -193,8 +193,8 @@ def test_friedman_and_critical_difference(result):
 
 
 def test_median_seed_run():
-    table = C.runs_table(fabricated_runs())
-    median = C.median_seed_runs(table).set_index(["data", "loss"])
+    table = lm_compare.runs_table(fabricated_runs())
+    median = lm_compare.median_seed_runs(table).set_index(["data", "loss"])
     # A/bce F1 by seed: .80 .82 .78 .84 .76 -> median .80 is seed 1.
     assert median.loc[("A", "bce"), "run_id"] == "A-bce-1"
     # Two seeds of C/focal tie at .6: the lower middle, by seed, is seed 1.
@@ -202,7 +202,7 @@ def test_median_seed_run():
 
 
 def test_written_files(result, tmp_path):
-    files = C.write_comparison(result, tmp_path)
+    files = lm_compare.write_comparison(result, tmp_path)
     assert set(files) == {"csv", "md", "f1_by_loss", "mean_rank"}
     csv = pd.read_csv(tmp_path / "comparison.csv")
     assert csv.columns[:7].tolist() == ["data", "loss", "seeds", "test_f1_mean", "test_f1_ci_low", "test_f1_ci_high", "p_vs_bce"]
@@ -219,10 +219,10 @@ def test_written_files(result, tmp_path):
 
 def test_no_usable_runs_is_an_input_error():
     with pytest.raises(InputError, match="tags.loss"):
-        C.runs_table(pd.DataFrame({"run_id": ["x"], "tags.data": ["A"]}))
+        lm_compare.runs_table(pd.DataFrame({"run_id": ["x"], "tags.data": ["A"]}))
     empty = fabricated_runs().assign(status="FAILED")
     with pytest.raises(InputError, match="no finished run"):
-        C.runs_table(empty)
+        lm_compare.runs_table(empty)
 
 
 def test_aggregates_from_an_mlflow_store(tmp_path):
@@ -237,9 +237,9 @@ def test_aggregates_from_an_mlflow_store(tmp_path):
             run = client.create_run(exp, tags={"data": "A", "loss": loss, "seed": str(seed)}, run_name=f"{loss}-seed{seed}")
             client.log_metric(run.info.run_id, "test_f1", f1)
             client.set_terminated(run.info.run_id)
-    runs = C.search_runs(uri, ["lossmatch/A", "lossmatch/missing"])
-    result = C.compare(runs)
+    runs = lm_compare.search_runs(uri, ["lossmatch/A", "lossmatch/missing"])
+    result = lm_compare.compare(runs)
     assert row(result.frame, "A", "focal")["p_vs_bce"] == pytest.approx(0.0625)
     assert row(result.frame, "A", "bce")["test_f1_mean"] == pytest.approx(0.80)
     with pytest.raises(InputError, match="none of the experiments"):
-        C.search_runs(uri, ["nope"])
+        lm_compare.search_runs(uri, ["nope"])

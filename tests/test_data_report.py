@@ -19,7 +19,7 @@ def test_synthetic_report(capsys):
     assert main(["data=synthetic", "data.n_records=400"]) == 0
     out = capsys.readouterr().out
     # 0.1 x 400 = 40 matches; the figures line names candidates, completeness and the ratio.
-    line = next(l for l in out.splitlines() if l.startswith("candidates"))
+    line = next(text for text in out.splitlines() if text.startswith("candidates"))
     assert re.search(r"of 40 matches \(pair completeness [01]\.\d{4}\), 1 match per [\d,]+ candidates", line)
     assert "blocking       : [{method: block, left_on: [given_name]" in out
     assert "baseline" not in out

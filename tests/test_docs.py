@@ -362,7 +362,7 @@ def test_site_builds_strictly(background):
     assert code == 0, output[-6000:]
     reference = (job.info["site"] / "reference" / "configuration" / "index.html").read_text(encoding="utf-8")
     # The generated tables made it into the page (the marker was replaced).
-    assert "trainer.early_stopping_patience" in reference and "config-reference" not in reference
+    assert "trainer.early_stopping_patience_steps" in reference and "config-reference" not in reference
 
 
 def test_readme_links_point_to_pages_of_the_site():

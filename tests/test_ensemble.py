@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lossmatch import metrics as M
+from lossmatch import metrics as match_metrics
 from lossmatch.ensemble import Ensemble, fit_ensemble
 from lossmatch.errors import InputError
 
@@ -16,7 +16,7 @@ B = [0.4, 0.9, 0.1, 0.6]
 
 def test_each_model_alone_reaches_four_fifths():
     for p in (A, B):
-        assert M.evaluate(Y, p, M.best_f1_threshold(Y, p))["f1"] == pytest.approx(0.8)
+        assert match_metrics.evaluate(Y, p, match_metrics.best_f1_threshold(Y, p))["f1"] == pytest.approx(0.8)
 
 
 def test_weighted_average_separates_what_neither_model_does():
@@ -76,5 +76,5 @@ def test_fast_objective_equals_the_metrics_module():
     y = (rng.random(500) < 0.05).astype(int)
     p = np.round(rng.random(500), 2)  # rounded: many tied scores
     for missed in (0, 3):
-        expected = M.precision_recall_f1_curve(y, p, missed_matches=missed)[3].max()
+        expected = match_metrics.precision_recall_f1_curve(y, p, missed_matches=missed)[3].max()
         assert _max_f1(y, p, int(y.sum()) + missed) == pytest.approx(expected)

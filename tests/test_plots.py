@@ -33,7 +33,7 @@ def test_precision_recall_marks_the_threshold(figures):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("recall", "precision")
     # Validation at p >= 0.3: 0.9, 0.7, 0.6, 0.4 predicted -> tp 3, fp 1: recall 1, precision 3/4.
     # Test at p >= 0.3: 0.8, 0.4 -> tp 2, fp 0, and 1 missed match: recall 2/3, precision 1.
-    points = [(float(l.get_xdata()[0]), float(l.get_ydata()[0])) for l in ax.lines if l.get_marker() == "o" and len(l.get_xdata())]
+    points = [(float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
     assert points == [pytest.approx((1.0, 0.75)), pytest.approx((2 / 3, 1.0))]
     # AP of validation is 11/12 (see test_probability_metrics); test's is scaled by 2/3 for the missed match: 1 * 2/3.
     assert _legend(ax)[:2] == ["validation (AP 0.917)", "test (AP 0.667)"]
@@ -43,7 +43,7 @@ def test_precision_recall_marks_the_threshold(figures):
 def test_f1_threshold_has_a_line_at_the_chosen_threshold(figures):
     ax = figures["f1_threshold"].axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("threshold", "F1")
-    chosen = [l for l in ax.lines if l.get_linestyle() == "--"]
+    chosen = [line for line in ax.lines if line.get_linestyle() == "--"]
     assert len(chosen) == 1 and list(chosen[0].get_xdata()) == [0.3, 0.3]
     # The validation curve's best F1 is 6/7 (cut at 0.4: tp 3, fp 1, fn 0).
     assert max(ax.lines[0].get_ydata()) == pytest.approx(6 / 7)
@@ -111,7 +111,7 @@ def test_comparison_figures():
     assert [t.get_text() for t in a.get_yticklabels()] == ["bce", "focal"]
     assert [t.get_text() for t in b.get_yticklabels()] == ["focal", "bce"]
     # The baseline's mean (0.55 on A) as a dashed line.
-    assert [list(l.get_xdata()) for l in a.lines if l.get_linestyle() == "--"] == [[0.55, 0.55]]
+    assert [list(line.get_xdata()) for line in a.lines if line.get_linestyle() == "--"] == [[0.55, 0.55]]
     plots.close(fig)
 
     means = pd.DataFrame({"loss": ["focal", "bce"], "n_data": [2, 2], "mean_rank": [1.25, 1.75],

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from lossmatch import metrics as M
+from lossmatch import metrics as match_metrics
 
 # The same six pairs as tests/test_metrics.py.
 Y = [0, 0, 1, 1, 1, 0]
@@ -16,35 +16,35 @@ def test_pr_auc_is_average_precision():
     # By score: 0.9(1) 0.7(1) 0.6(0) 0.4(1) 0.2(0) 0.1(0). Recall steps of 1/3 at
     # 0.9 (precision 1), 0.7 (precision 1) and 0.4 (precision 3/4):
     # AP = 1/3 * 1 + 1/3 * 1 + 1/3 * 3/4 = 11/12.
-    assert M.pr_auc(Y, P) == pytest.approx(11 / 12)
+    assert match_metrics.pr_auc(Y, P) == pytest.approx(11 / 12)
 
 
 def test_pr_auc_counts_matches_missed_by_blocking():
     # One more true match that was never a candidate: recall steps become 1/4,
     # AP = 1/4 + 1/4 + 1/4 * 3/4 = 11/16 (= 11/12 * 3/4).
-    assert M.pr_auc(Y, P, missed_matches=1) == pytest.approx(11 / 16)
+    assert match_metrics.pr_auc(Y, P, missed_matches=1) == pytest.approx(11 / 16)
     # Only missed matches: nothing is ever retrieved.
-    assert M.pr_auc([0, 0], [0.2, 0.8], missed_matches=2) == 0.0
+    assert match_metrics.pr_auc([0, 0], [0.2, 0.8], missed_matches=2) == 0.0
     # No true match anywhere: the curve is undefined.
-    assert math.isnan(M.pr_auc([0, 0], [0.2, 0.8]))
+    assert math.isnan(match_metrics.pr_auc([0, 0], [0.2, 0.8]))
 
 
 def test_brier_score():
     # Squared errors: 0.1² 0.6² 0.3² 0.6² 0.1² 0.2² = .01 + .36 + .09 + .36 + .01 + .04 = 0.87; / 6.
-    assert M.brier_score(Y, P) == pytest.approx(0.87 / 6)
+    assert match_metrics.brier_score(Y, P) == pytest.approx(0.87 / 6)
 
 
 def test_log_loss():
     # Probability given to the true label: 0.9 0.4 0.7 0.4 0.9 0.8, product 0.072576;
     # mean negative log = -ln(0.072576) / 6 ≈ 0.43719.
-    assert M.log_loss(Y, P) == pytest.approx(-math.log(0.072576) / 6)
+    assert match_metrics.log_loss(Y, P) == pytest.approx(-math.log(0.072576) / 6)
     # Only non-matches (a common validation batch) is still defined: -(ln 0.9 + ln 0.7) / 2.
-    assert M.log_loss([0, 0], [0.1, 0.3]) == pytest.approx(-(math.log(0.9) + math.log(0.7)) / 2)
+    assert match_metrics.log_loss([0, 0], [0.1, 0.3]) == pytest.approx(-(math.log(0.9) + math.log(0.7)) / 2)
 
 
 def test_log_loss_of_a_confident_miss_is_finite():
     # p = 0 for a true match is clipped to float64's eps: -ln(2.2e-16) ≈ 36.04, not infinity.
-    assert M.log_loss([1], [0.0]) == pytest.approx(-math.log(np.finfo(np.float64).eps))
+    assert match_metrics.log_loss([1], [0.0]) == pytest.approx(-math.log(np.finfo(np.float64).eps))
 
 
 def test_expected_calibration_error_weights_bins_by_count():
@@ -56,8 +56,8 @@ def test_expected_calibration_error_weights_bins_by_count():
     #   (.8, .9]  : 2 pairs, positives 1/2, mean p .85 -> |.5 - .85|  = .35
     #   (.9, 1]   : 1 pair,  positives 1,   mean p .95 -> |1 - .95|   = .05
     # ECE = (1 * .05 + 2 * .35 + 2 * .35 + 1 * .05) / 6 = 1.5 / 6 = 0.25
-    assert M.expected_calibration_error(y, p) == pytest.approx(0.25)
-    frac, mean, counts = M.calibration_bins(y, p)
+    assert match_metrics.expected_calibration_error(y, p) == pytest.approx(0.25)
+    frac, mean, counts = match_metrics.calibration_bins(y, p)
     assert counts.tolist() == [1, 2, 2, 1]
     assert frac.tolist() == pytest.approx([0, 0.5, 0.5, 1])
     assert mean.tolist() == pytest.approx([0.05, 0.15, 0.85, 0.95])
@@ -65,38 +65,38 @@ def test_expected_calibration_error_weights_bins_by_count():
 
 def test_perfectly_calibrated_bin_has_zero_ece():
     # Four pairs at p = 0.25, one of them a match: fraction 1/4 = mean probability.
-    assert M.expected_calibration_error([1, 0, 0, 0], [0.25] * 4) == pytest.approx(0.0)
+    assert match_metrics.expected_calibration_error([1, 0, 0, 0], [0.25] * 4) == pytest.approx(0.0)
 
 
 def test_calibration_bins_use_calibration_curves_edges():
     # 0.5 is an inner edge: calibration_curve puts it in (0.4, 0.5], with 0.45, not with 0.55.
-    frac, mean, counts = M.calibration_bins([0, 1], [0.45, 0.5])
+    frac, mean, counts = match_metrics.calibration_bins([0, 1], [0.45, 0.5])
     assert counts.tolist() == [2] and mean.tolist() == pytest.approx([0.475])
-    frac, mean, counts = M.calibration_bins([0, 1], [0.5, 0.55])
+    frac, mean, counts = match_metrics.calibration_bins([0, 1], [0.5, 0.55])
     assert counts.tolist() == [1, 1] and frac.tolist() == [0.0, 1.0]
 
 
 def test_probability_scores_names_match_the_logged_keys():
-    scores = M.probability_scores(Y, P, missed_matches=1)
-    assert tuple(scores) == M.PROBABILITY_KEYS
+    scores = match_metrics.probability_scores(Y, P, missed_matches=1)
+    assert tuple(scores) == match_metrics.PROBABILITY_KEYS
     assert scores["pr_auc"] == pytest.approx(11 / 16)
     # Singleton bins here: ECE = mean |y - p| = (.1 + .6 + .3 + .6 + .1 + .2) / 6.
     assert scores["ece"] == pytest.approx(1.9 / 6)
-    assert all(math.isnan(v) for v in M.probability_scores([], []).values())
+    assert all(math.isnan(v) for v in match_metrics.probability_scores([], []).values())
 
 
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="3 values but y_prob has 2"):
-        M.brier_score([0, 1, 1], [0.2, 0.4])
+        match_metrics.brier_score([0, 1, 1], [0.2, 0.4])
 
 
 def test_precision_recall_f1_curve_at_every_score():
-    thresholds, precision, _, f1 = M.precision_recall_f1_curve(Y, P)
+    thresholds, precision, _, f1 = match_metrics.precision_recall_f1_curve(Y, P)
     # Cut at p >= t:   0.1: tp 3 fp 3 | 0.2: tp 3 fp 2 | 0.4: tp 3 fp 1 | 0.6: tp 2 fp 1 fn 1
     #                  0.7: tp 2 fp 0 fn 1 | 0.9: tp 1 fn 2;  F1 = 2tp / (2tp + fp + fn).
     assert thresholds.tolist() == [0.1, 0.2, 0.4, 0.6, 0.7, 0.9]
     assert f1.tolist() == pytest.approx([6 / 9, 6 / 8, 6 / 7, 4 / 6, 4 / 5, 2 / 4])
     # One missed match: recall over 4 true matches, precision unchanged.
-    _, p2, r2, _ = M.precision_recall_f1_curve(Y, P, missed_matches=1)
+    _, p2, r2, _ = match_metrics.precision_recall_f1_curve(Y, P, missed_matches=1)
     assert r2.tolist() == pytest.approx([3 / 4, 3 / 4, 3 / 4, 2 / 4, 2 / 4, 1 / 4])
     assert p2.tolist() == pytest.approx(precision.tolist())

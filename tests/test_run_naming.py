@@ -138,7 +138,8 @@ def test_git_state_of_a_checkout(tmp_path):
         pytest.skip("git is not installed")
     # Not a repository: no tags rather than an error.
     assert git_state(tmp_path) == {}
-    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+    def run(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
     run("init", "-q")
     (tmp_path / "f.txt").write_text("1")
     run("add", "f.txt")

@@ -7,16 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import NAMES, csv_overrides, tiny_overrides, write
+from conftest import csv_overrides, tiny_overrides, write
 
-from lossmatch import metrics as M
+from lossmatch import metrics as match_metrics
 from lossmatch.common import SPLITS
 from lossmatch.config import validate
 from lossmatch.errors import InputError
+from lossmatch.run_naming import run_identity
 from lossmatch.stages.evaluate import evaluate
 from lossmatch.stages.features import compute_features
 from lossmatch.stages.fit import FitResult, Fitted
-from lossmatch.run_naming import run_identity
 from lossmatch.stages.prepare import prepare
 from lossmatch.training import SplitData, Training
 
@@ -99,7 +99,7 @@ def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches(
     fitted = Fitted(_Scores(), None, "stub", False, FitResult(), 0.0)
     ev = evaluate(fitted, training, splits, list_size=None)
     assert ev.threshold == pytest.approx(0.5)
-    assert M.best_f1_threshold(splits["test"].y, [0.7, 0.3, 0.3, 0.25, 0.1]) == pytest.approx(0.275)
+    assert match_metrics.best_f1_threshold(splits["test"].y, [0.7, 0.3, 0.3, 0.25, 0.1]) == pytest.approx(0.275)
     # At 0.5, test has tp 1 (0.7), fn 2 (the 0.3 pairs) + 2 missed by blocking = 4, fp 0, tn 2.
     t = ev.metrics["test"]
     assert (t["tp"], t["fp"], t["fn"], t["tn"]) == (1, 0, 4, 2)
@@ -131,7 +131,7 @@ def test_the_pipeline_threshold_is_the_best_f1_threshold_of_its_validation_predi
     splits = compute_features(prepare(validate(cfg)))
     exported = load_export(result["export_dir"])
     p_val = exported.model.predict(splits["val"].X, verbose=0).reshape(-1)
-    assert result["threshold"] == pytest.approx(M.best_f1_threshold(splits["val"].y, p_val), abs=1e-6)
-    assert result["val"]["f1"] == pytest.approx(M.evaluate(splits["val"].y, p_val, result["threshold"])["f1"])
+    assert result["threshold"] == pytest.approx(match_metrics.best_f1_threshold(splits["val"].y, p_val), abs=1e-6)
+    assert result["val"]["f1"] == pytest.approx(match_metrics.evaluate(splits["val"].y, p_val, result["threshold"])["f1"])
     # A quality floor: one epoch on 300 FEBRL4 records already finds most matches.
     assert result["test"]["f1"] >= 0.8, result["test"]

@@ -273,7 +273,7 @@ def median_seed_runs(table: pd.DataFrame, *, metric: str = "test_f1") -> pd.Data
     The typical run of each loss, e.g. for overlaying precision-recall curves.
     """
     rows = []
-    for (data, loss), group in table.groupby(["data", "loss"], sort=True):
+    for _, group in table.groupby(["data", "loss"], sort=True):
         ordered = group.sort_values([metric, "seed"], kind="stable").reset_index(drop=True)
         rows.append(ordered.iloc[(len(ordered) - 1) // 2][["data", "loss", "seed", "run_id", metric]])
     return pd.DataFrame(rows).reset_index(drop=True)

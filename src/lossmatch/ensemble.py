@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import differential_evolution
 
-from lossmatch import metrics as M
+from lossmatch import metrics as match_metrics
 from lossmatch.errors import InputError
 
 __all__ = ["Ensemble", "fit_ensemble"]
@@ -110,8 +110,8 @@ def fit_ensemble(
 
     def f1_of(weights: np.ndarray) -> tuple[float, float]:
         p = weights @ stacked
-        t = M.best_f1_threshold(y, p, missed_matches=missed_matches)
-        return M.evaluate(y, p, t, missed_matches=missed_matches)["f1"], t
+        t = match_metrics.best_f1_threshold(y, p, missed_matches=missed_matches)
+        return match_metrics.evaluate(y, p, t, missed_matches=missed_matches)["f1"], t
 
     if len(names) == 1:
         f1, t = f1_of(np.ones(1))

@@ -250,7 +250,8 @@ def resample(X, y, method="none", ratio=1.0, seed=None):
         # Already at least this balanced: imbalanced-learn would refuse; resampling is a no-op.
         warnings.warn(
             f"trainer.sampling={method!r}: the training split is already balanced to "
-            f"{counts.min() / counts.max():.3f} >= trainer.sampling_ratio={ratio}; not resampled"
+            f"{counts.min() / counts.max():.3f} >= trainer.sampling_ratio={ratio}; not resampled",
+            stacklevel=2,
         )
         return X, y
     sampler_cls = RandomOverSampler if method == "oversample" else RandomUnderSampler

@@ -83,7 +83,7 @@ def build_attribute_model(
     inputs = keras.Input(shape=(n_features,), name="features")
     x = inputs
     embeddings = []
-    for i, (key, positions) in enumerate(attribute_groups(feature_names).items()):
+    for i, positions in enumerate(attribute_groups(feature_names).values()):
         part = _Take(positions, name=f"take_{i}")(x)
         embeddings.append(keras.layers.Dense(int(attribute_units), activation=activation,
                                              name=f"attribute_{i}")(part))

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
-from lossmatch import metrics as M
+from lossmatch import metrics as match_metrics
 
 __all__ = [
     "close",
@@ -38,7 +38,7 @@ def _has_both_classes(y) -> bool:
 
 def _operating_point(y, p, threshold: float, missed: int) -> tuple[float, float] | None:
     """(recall, precision) of predicting a match at ``p >= threshold``; None if nothing is predicted."""
-    m = M.evaluate(y, p, threshold, missed_matches=missed)
+    m = match_metrics.evaluate(y, p, threshold, missed_matches=missed)
     return (m["recall"], m["precision"]) if m["tp"] + m["fp"] else None
 
 
@@ -50,8 +50,8 @@ def precision_recall_figure(splits: Mapping[str, tuple], threshold: float):
     """
     fig, ax = plt.subplots(figsize=(5, 4))
     for split, (y, p, missed) in splits.items():
-        _, precision, recall, _ = M.precision_recall_f1_curve(y, p, missed_matches=missed)
-        ap = M.pr_auc(y, p, missed_matches=missed)
+        _, precision, recall, _ = match_metrics.precision_recall_f1_curve(y, p, missed_matches=missed)
+        ap = match_metrics.pr_auc(y, p, missed_matches=missed)
         (line,) = ax.step(recall, precision, where="post", label=f"{split} (AP {ap:.3f})")
         point = _operating_point(y, p, threshold, missed)
         if point is not None:
@@ -66,7 +66,7 @@ def f1_threshold_figure(splits: Mapping[str, tuple], threshold: float):
     """F1 against the decision threshold for each ``{split: (y, p, missed_matches)}``; a line at the chosen one."""
     fig, ax = plt.subplots(figsize=(5, 4))
     for split, (y, p, missed) in splits.items():
-        thresholds, _, _, f1 = M.precision_recall_f1_curve(y, p, missed_matches=missed)
+        thresholds, _, _, f1 = match_metrics.precision_recall_f1_curve(y, p, missed_matches=missed)
         ax.step(thresholds, f1, where="post", label=split)
     ax.axvline(threshold, color="crimson", linestyle="--", label=f"chosen {threshold:.3f}")
     ax.set(xlabel="threshold", ylabel="F1", xlim=(0, 1), ylim=(0, 1.02), title="F1 by threshold")
@@ -95,10 +95,10 @@ def reliability_figure(splits: Mapping[str, tuple]):
     """
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(5, 5.5), sharex=True, height_ratios=[3, 1])
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
-    edges = np.linspace(0, 1, M.CALIBRATION_BINS + 1)
+    edges = np.linspace(0, 1, match_metrics.CALIBRATION_BINS + 1)
     for split, (y, p) in splits.items():
-        frac, mean, _ = M.calibration_bins(y, p)
-        ece = M.expected_calibration_error(y, p)
+        frac, mean, _ = match_metrics.calibration_bins(y, p)
+        ece = match_metrics.expected_calibration_error(y, p)
         ax.plot(mean, frac, "s-", label=f"{split} (ECE {ece:.3f})")
         hist.hist(np.asarray(p, dtype=float), bins=edges, histtype="step", label=split)
     ax.set(ylabel="fraction of matches", xlim=(0, 1), ylim=(-0.02, 1.02), title="Reliability")
@@ -242,8 +242,8 @@ def precision_recall_overlay_figure(curves: Mapping[str, tuple], *, title: str =
     """Test precision-recall curves of several runs, ``{label: (y, p, missed_matches)}``, on one axis."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     for label, (y, p, missed) in curves.items():
-        _, precision, recall, _ = M.precision_recall_f1_curve(y, p, missed_matches=missed)
-        ax.step(recall, precision, where="post", label=f"{label} (AP {M.pr_auc(y, p, missed_matches=missed):.3f})")
+        _, precision, recall, _ = match_metrics.precision_recall_f1_curve(y, p, missed_matches=missed)
+        ax.step(recall, precision, where="post", label=f"{label} (AP {match_metrics.pr_auc(y, p, missed_matches=missed):.3f})")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=title)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()

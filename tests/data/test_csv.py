@@ -61,8 +61,8 @@ def test_sample(tmp_path):
     n_matches = len(data.matches)
     # Right: the matched records plus half (10/20) of the 20 never-matched ones.
     assert len(data.right) == n_matches + 10
-    for l, r in data.matches.itertuples(index=False):
-        assert data.left.at[l, "id"] == data.right.at[r, "id"]
+    for left, right in data.matches.itertuples(index=False):
+        assert data.left.at[left, "id"] == data.right.at[right, "id"]
 
 
 def test_instantiates_from_config(tmp_path):

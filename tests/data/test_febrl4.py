@@ -44,8 +44,8 @@ def test_sample_keeps_matches_and_is_seeded():
     assert a.left["rec_id"].tolist() == b.left["rec_id"].tolist()
     assert a.left["rec_id"].tolist() != c.left["rec_id"].tolist()
     # Positions were remapped: matched ids still agree.
-    for l, r in a.matches.itertuples(index=False):
-        assert a.left.at[l, "rec_id"].split("-")[1] == a.right.at[r, "rec_id"].split("-")[1]
+    for left, right in a.matches.itertuples(index=False):
+        assert a.left.at[left, "rec_id"].split("-")[1] == a.right.at[right, "rec_id"].split("-")[1]
 
 
 def test_instantiates_from_config():

@@ -176,7 +176,7 @@ def test_parameters_resolved_and_checked():
         get_similarity("jaro_winkler").resolve_params({"b": 1, "a": 2})
     assert repr(REQUIRED) == "REQUIRED"
     for bad in (0.3, -0.1, "0.1", None):
-        with pytest.raises(InputError, match=rf"^jaro_winkler prefix_weight must be a number in \[0, 0\.25\], got "):
+        with pytest.raises(InputError, match=r"^jaro_winkler prefix_weight must be a number in \[0, 0\.25\], got "):
             get_similarity("jaro_winkler").resolve_params({"prefix_weight": bad})
     for good in (0, 0.25):
         assert get_similarity("jaro_winkler").resolve_params({"prefix_weight": good}) == {"prefix_weight": good}

@@ -183,7 +183,8 @@ def _params_of_asks(study, n):
 
 
 def test_per_trial_seed_depends_on_the_trial_number_only():
-    make = lambda seed: optuna.samplers.RandomSampler(seed=seed)
+    def make(seed):
+        return optuna.samplers.RandomSampler(seed=seed)
     first = _params_of_asks(
         optuna.create_study(sampler=PerTrialSeedSampler(make, 7)), 3
     )

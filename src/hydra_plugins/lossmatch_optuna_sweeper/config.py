@@ -12,7 +12,7 @@ executes plugin modules outside ``sys.modules``, where dataclasses cannot resolv
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -35,7 +35,7 @@ class TPESamplerConfig(SamplerConfig):
     """https://optuna.readthedocs.io/en/stable/reference/samplers/generated/optuna.samplers.TPESampler.html"""
 
     _target_: str = "optuna.samplers.TPESampler"
-    seed: Optional[int] = None
+    seed: int | None = None
     n_startup_trials: int = 10
     n_ei_candidates: int = 24
     multivariate: bool = False
@@ -49,7 +49,7 @@ class RandomSamplerConfig(SamplerConfig):
     """https://optuna.readthedocs.io/en/stable/reference/samplers/generated/optuna.samplers.RandomSampler.html"""
 
     _target_: str = "optuna.samplers.RandomSampler"
-    seed: Optional[int] = None
+    seed: int | None = None
 
 
 @dataclass
@@ -62,7 +62,7 @@ class GridSamplerConfig(SamplerConfig):
 
     _target_: str = "optuna.samplers.GridSampler"
     _partial_: bool = True
-    seed: Optional[int] = None
+    seed: int | None = None
 
 
 @dataclass
@@ -73,8 +73,8 @@ class CmaEsSamplerConfig(SamplerConfig):
     """
 
     _target_: str = "optuna.samplers.CmaEsSampler"
-    seed: Optional[int] = None
-    sigma0: Optional[float] = None
+    seed: int | None = None
+    sigma0: float | None = None
     n_startup_trials: int = 1
     consider_pruned_trials: bool = False
     use_separable_cma: bool = False
@@ -121,16 +121,16 @@ class MlflowConfig:
     saves the interpolation, not its value).
     """
 
-    tracking_uri: Optional[str] = None
+    tracking_uri: str | None = None
     # Experiment of the parent run (created if missing). Children nest in the UI only when the
     # task logs its runs into the same experiment.
-    experiment: Optional[str] = None
-    artifact_location: Optional[str] = None
+    experiment: str | None = None
+    artifact_location: str | None = None
     # Name of the parent run; null: the study name.
-    run_name: Optional[str] = None
+    run_name: str | None = None
     # Optuna plots logged to the parent run as PNG when a sweep ends (optuna.visualization.matplotlib);
     # importances and contour are skipped while there are too few trials or parameters.
-    plots: List[str] = field(
+    plots: list[str] = field(
         default_factory=lambda: [
             "optimization_history",
             "param_importances",
@@ -145,7 +145,7 @@ class LossmatchOptunaSweeperConf:
     _target_: str = (
         "hydra_plugins.lossmatch_optuna_sweeper.optuna_sweeper.LossmatchOptunaSweeper"
     )
-    defaults: List[Any] = field(
+    defaults: list[Any] = field(
         default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}]
     )
     # The sampler and pruner arrive as configs: the sweeper instantiates them itself (the
@@ -162,11 +162,11 @@ class LossmatchOptunaSweeperConf:
     # the sweep directory instead). An RDB URL: sqlite:///sweeps.db, postgresql://user@host/db
     # (password from ${oc.env:...}, never literally). A journal file: journal:///sweeps.log
     # (relative), journal:////abs/sweeps.log, or a plain path ending in .log.
-    storage: Optional[str] = None
+    storage: str | None = None
 
     # The same study_name on the same storage is the same study: a re-run resumes it and several
     # processes cooperate on it. null: the task's name (hydra.job.name).
-    study_name: Optional[str] = None
+    study_name: str | None = None
 
     # Total of the study (not per run): a re-run stops once the study has n_trials finished
     # trials (COMPLETE, PRUNED, or FAIL that is not retried).
@@ -183,14 +183,14 @@ class LossmatchOptunaSweeperConf:
     # beating for grace_period seconds (null: 2 * heartbeat_interval) is failed and run again
     # (at most max_retry times) by the next sweeper that looks.
     heartbeat_interval: int = 60
-    grace_period: Optional[int] = None
+    grace_period: int | None = None
     max_retry: int = 3
 
     # Search space, e.g. {loss.alpha: "interval(0, 1)", loss.gamma: "tag(log, interval(0.5, 5))"}.
-    params: Optional[Dict[str, str]] = None
+    params: dict[str, str] | None = None
 
     # Dotted path of a function (cfg, optuna.trial.Trial) -> None that suggests more parameters.
-    custom_search_space: Optional[str] = None
+    custom_search_space: str | None = None
 
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 

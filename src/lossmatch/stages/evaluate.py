@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossmatch import metrics as M
+from lossmatch import metrics as match_metrics
 from lossmatch.common import SPLITS
 from lossmatch.imbalance import correct_prior
 from lossmatch.stages.fit import Fitted
@@ -44,9 +44,9 @@ def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData]
     metrics = {}
     for s in SPLITS:
         missed = splits[s].missed_matches
-        metrics[s] = M.evaluate(splits[s].y, probabilities[s], threshold, missed_matches=missed)
+        metrics[s] = match_metrics.evaluate(splits[s].y, probabilities[s], threshold, missed_matches=missed)
         # Threshold-free and calibration figures: PR-AUC, log loss, Brier score, ECE.
-        metrics[s].update(M.probability_scores(splits[s].y, probabilities[s], missed_matches=missed))
+        metrics[s].update(match_metrics.probability_scores(splits[s].y, probabilities[s], missed_matches=missed))
         metrics[s]["loss"] = training.loss_value(
             fitted.model, splits[s], outputs=outputs[s], listwise=fitted.listwise, list_size=list_size
         )
@@ -55,4 +55,4 @@ def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData]
 
 def choose_threshold(val: SplitData, p_val: np.ndarray) -> float:
     """The F1-best threshold on the validation pairs, counting the matches blocking missed."""
-    return M.best_f1_threshold(val.y, p_val, missed_matches=val.missed_matches)
+    return match_metrics.best_f1_threshold(val.y, p_val, missed_matches=val.missed_matches)

@@ -50,7 +50,6 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
         from lossmatch.streaming import fit_streamed
 
         return fit_streamed(config, training, splits, callbacks)
-    from hydra.utils import instantiate
 
     from lossmatch.callbacks import MlflowEpochLogger
     from lossmatch.runtime import seed_everything

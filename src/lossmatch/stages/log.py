@@ -22,6 +22,7 @@ from lossmatch.stages.fit import Fitted
 from lossmatch.stages.prepare import Prepared
 from lossmatch.training import SplitData, Training
 
+
 def start(identity: RunIdentity, prepared: Prepared) -> None:
     """What a run records as soon as it opens (so that a failed run still shows its settings).
 
