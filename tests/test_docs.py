@@ -395,7 +395,7 @@ def test_configuration_reference_covers_the_schema_and_every_option():
             if prefix or name not in ("data", "similarity", "model", "loss", "trainer", "tracking", "paths"):
                 assert f"`{prefix}{name}`" in text, f"{prefix}{name} missing from the configuration reference"
     # Defaults come from the composed config, descriptions from the schema.
-    assert "| `trainer.epochs` | int (≥ 1) | `10` | passes over the training pairs |" in text
+    assert "| `trainer.max_steps` | int (≥ 1) \\| null | `4000` | budget in optimizer steps (null: epochs alone) |" in text
     for group in ("data", "similarity", "model", "loss", "experiment", "hparams_search"):
         for option in (ROOT / "conf" / group).glob("*.yaml"):
             assert f"`{group}={option.stem}`" in text, f"{group}={option.stem} missing"

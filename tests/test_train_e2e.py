@@ -15,7 +15,10 @@ LOSSES = ["bce", "soft_f1", "focal", "combined", "soft_fbeta", "soft_jaccard", "
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
-    cfg = compose_cfg([f"loss={loss}", *tiny_overrides(tmp_path), "tracking.log_model=true"])
+    # One epoch of 30 optimizer steps (about ten passes over the sample at batch 128): enough
+    # training for the quality floor below.
+    tiny = [o for o in tiny_overrides(tmp_path) if not o.startswith("trainer.validation_every_steps=")]
+    cfg = compose_cfg([f"loss={loss}", *tiny, "trainer.validation_every_steps=30", "tracking.log_model=true"])
     out = tmp_path / "run"
     result = train(cfg, output_dir=out)
 
@@ -30,8 +33,8 @@ def test_each_loss_trains_end_to_end(loss, compose_cfg, tmp_path):
     assert t["precision"] == pytest.approx(t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 0.0)
     assert t["recall"] == pytest.approx(t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 0.0)
     assert 0.0 < saved["threshold"] < 1.0
-    # A quality floor: one epoch on 300 FEBRL4 records gives test F1 0.97 (0.92 for the
-    # pairwise ranking loss) at seed 42; a broken loss, model or threshold falls far below.
+    # A quality floor that 30 steps on 300 FEBRL4 records pass for every loss at seed 42;
+    # a broken loss, model or threshold falls far below.
     assert t["f1"] >= 0.85, t
     assert saved["val"]["f1"] >= 0.9, saved["val"]
 

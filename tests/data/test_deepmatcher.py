@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import MAGELLAN, MAGELLAN_MISSING
+from conftest import MAGELLAN, MAGELLAN_MISSING, tiny_overrides
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -128,13 +128,15 @@ def test_blocked_mode_uses_and_checks_given_rules(tmp_path):
 
 
 def test_blocked_mode_through_the_pipeline_preparation(tmp_path, compose_cfg):
+    from lossmatch.config import validate
     from lossmatch.pipeline import prepare
 
     root = _blocked_set(tmp_path)
     cfg = compose_cfg(
-        ["data=deepmatcher", "data.pairs=blocked", f"data.path={root}", "similarity.map={name: [jaro_winkler]}", "seed=1"]
+        ["data=deepmatcher", "data.pairs=blocked", f"data.path={root}", "similarity.map={name: [jaro_winkler]}",
+         "similarity.auto=false", "seed=1", *tiny_overrides(tmp_path)[1:]]
     )
-    prepared = prepare(cfg)
+    prepared = prepare(validate(cfg))
     # Every pair of 4 x 5 records is a candidate and all 3 matches are among them.
     assert (prepared.n_candidates, prepared.completeness) == (20, 1.0)
     # Pairs are split by entity: a match's two records always share a split.
