@@ -112,3 +112,31 @@ def test_column_vectors_and_float32_scores():
 def test_threshold_without_positives_is_half():
     assert best_f1_threshold([0, 0, 0], [0.2, 0.4, 0.9]) == 0.5
     assert best_f1_threshold([], []) == 0.5
+
+
+# Cases the mutation run found untested (bench/mutation.py): counts that are equal to each other.
+def test_precision_recall_f1_when_counts_coincide():
+    # y = [1, 0], p = [0.9, 0.8] at 0.5: tp 1, fp 1, fn 0 -> precision 1/2, recall 1,
+    # F1 = 2*1 / (2*1 + 1 + 0) = 2/3 (tp equal to fp, and tp + fn equal to fp).
+    r = evaluate([1, 0], [0.9, 0.8], 0.5)
+    assert (r["precision"], r["recall"], r["f1"]) == (0.5, 1.0, pytest.approx(2 / 3))
+    # y = [1, 1], p = [0.9, 0.1] at 0.5: tp 1, fp 0, fn 1 -> precision 1, recall 1/2, F1 2/3.
+    r = evaluate([1, 1], [0.9, 0.1], 0.5)
+    assert (r["precision"], r["recall"], r["f1"]) == (1.0, 0.5, pytest.approx(2 / 3))
+
+
+def test_best_threshold_when_the_top_scored_pair_is_not_a_match():
+    # Above the first cut only the non-match (p 0.9) is predicted: tp 0, precision + recall 0,
+    # F1 0 there. Both predicted: tp 1, fp 1 -> F1 2/3, the best.
+    t = best_f1_threshold([0, 1], [0.9, 0.2])
+    assert evaluate([0, 1], [0.9, 0.2], t)["f1"] == pytest.approx(2 / 3)
+    # With 3 matches blocking missed, recall is 1/4 and precision 1/2 (their sum 0.75 < 1):
+    # F1 = 2*1 / (2*1 + 1 + 4) = 1/3 is still the best, not F1 0 at the top cut.
+    t = best_f1_threshold([0, 1], [0.9, 0.2], missed_matches=3)
+    assert evaluate([0, 1], [0.9, 0.2], t, missed_matches=3)["f1"] == pytest.approx(1 / 3)
+
+
+def test_best_threshold_of_a_single_matching_pair_predicts_it():
+    # One pair, a match: predicting it gives F1 1.
+    t = best_f1_threshold([1], [0.7])
+    assert evaluate([1], [0.7], t)["f1"] == 1.0
