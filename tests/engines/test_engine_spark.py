@@ -1,6 +1,7 @@
 """Spark (local mode, loopback only) gives the in-memory path's pairs and features on a small input.
 
-Slow: starting the JVM and Spark's Python workers takes most of a minute on a 2-core machine.
+Runs in CI (the test extra installs the spark extra; Java 17 is on the machine): starting the
+JVM and Spark's Python workers takes most of the module's minute on a 2-core machine.
 """
 
 from pathlib import Path
@@ -14,8 +15,7 @@ from lossmatch.common import contains_pairs
 from lossmatch.data.febrl4 import Febrl4Source
 from lossmatch.similarity import SimilarityMap
 
-# Needs the spark extra (pip install -e ".[spark]") and Java 17; run with pytest -m slow.
-pytestmark = pytest.mark.slow
+# Needs the spark extra (in the test extra) and Java 17.
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 RULES = OmegaConf.to_container(OmegaConf.load(CONF / "data" / "febrl4.yaml").blocking) + [

@@ -24,6 +24,7 @@ characters of feature names); :func:`feature_names` maps them back.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,9 @@ def local_session(*, cores: int = 2, memory: str = "2g", shuffle_partitions: int
 
     # The JVM reads SPARK_LOCAL_IP when it starts; driver host and bind address pin the rest.
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    # Local workers run this interpreter, not whichever python3 is first on PATH (which may
+    # lack lossmatch's dependencies when the virtual environment is not activated).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     source_root = os.path.dirname(os.path.dirname(os.path.abspath(lossmatch.__file__)))
     python_path = os.pathsep.join(p for p in (source_root, os.environ.get("PYTHONPATH")) if p)
     return (
