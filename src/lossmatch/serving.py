@@ -99,7 +99,6 @@ def log_matcher(exported, export_dir: Path, example: pd.DataFrame, name: str = "
     example for the signature without loading the model again.
     """
     import importlib.metadata as md
-    import warnings
 
     from mlflow.models import infer_signature
 
@@ -110,10 +109,7 @@ def log_matcher(exported, export_dir: Path, example: pd.DataFrame, name: str = "
     signature = infer_signature(example, probe.predict(None, example))
     # Pinned requirements skip MLflow's slow import scanning.
     requirements = [f"{d}=={md.version(d)}" for d in _REQUIREMENTS if _installed(d)]
-    with warnings.catch_warnings():
-        # MLflow asks for type hints on predict; the explicit signature below is the schema.
-        warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
-        _log(name, export_dir, signature, example, requirements)
+    _log(name, export_dir, signature, example, requirements)
 
 
 def _log(name, export_dir, signature, example, requirements) -> None:
