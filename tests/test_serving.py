@@ -160,3 +160,27 @@ def test_a_resampled_run_exports_its_prior_and_predicts_on_the_thresholds_scale(
     # decisions are theirs at the run's threshold.
     np.testing.assert_allclose(both["probability_y"], both["probability_x"], rtol=1e-5, atol=1e-7)
     assert (both["is_match"] == (both["probability_x"] >= result["threshold"])).all()
+
+
+def test_logging_the_matcher_skips_mlflows_environment_scan_and_restores_it(monkeypatch):
+    """MLflow's requirements-mismatch check scans every installed distribution (1.5 s); our pinned
+    requirements are this environment's own versions, so logging skips it, and only there."""
+    import importlib
+
+    import importlib_metadata
+
+    from lossmatch.serving import _REQUIREMENTS_CHECKS, requirements_check_skipped
+
+    modules = [importlib.import_module(m) for m in _REQUIREMENTS_CHECKS]
+    # Where a later MLflow moves the check, the skip silently does nothing: this line says so.
+    originals = [m.warn_dependency_requirement_mismatches for m in modules]
+    scans = []
+    monkeypatch.setattr("mlflow.utils.requirements_utils._MODULES_TO_PACKAGES", None)
+    monkeypatch.setattr(importlib_metadata, "packages_distributions", lambda: scans.append(1) or {})
+    with requirements_check_skipped():
+        for m in modules:
+            m.warn_dependency_requirement_mismatches(["no-such-package-lossmatch==1.0"])
+    assert scans == []
+    assert [m.warn_dependency_requirement_mismatches for m in modules] == originals
+    originals[0](["no-such-package-lossmatch==1.0"])  # outside the skip the real check runs
+    assert scans == [1]
