@@ -7,7 +7,11 @@ as a user's first run does). Prints each time, the medians, the ratio of medians
 < 1.5) and checks that every job of the multirun reports the same metrics as the same loss
 run alone (results must not depend on running in a multirun or on the cache).
 
-    python bench/multirun_ratio.py [--rounds 3] [-- extra train.py overrides]
+With ``--parallel N`` each round also times the multirun on Hydra's joblib launcher with N
+worker processes (``pip install 'lossmatch[sweep]'``), and prints its ratio beside the
+sequential one.
+
+    python bench/multirun_ratio.py [--rounds 3] [--parallel 2] [-- extra train.py overrides]
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-check", action="store_true", help="skip the 4 reference runs of each loss alone")
+    parser.add_argument("--parallel", type=int, default=0, help="also time the multirun on N joblib processes")
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides")
     args = parser.parse_args()
 
@@ -57,8 +62,13 @@ def main() -> None:
     def single(out):
         return [*train, *store, f"paths.output_dir={out}"]
 
-    def multi(out):
-        return [*train, "-m", f"loss={','.join(LOSSES)}", *store, f"paths.output_dir={out}"]
+    def multi(out, *launcher):
+        return [*train, "-m", f"loss={','.join(LOSSES)}", *store, f"paths.output_dir={out}", *launcher]
+
+    commands = {"one run": lambda r: single(tmp / f"single{r}"), "4-loss multirun": lambda r: multi(tmp / f"multi{r}")}
+    if args.parallel:
+        joblib = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.parallel}"]
+        commands[f"4-loss multirun, {args.parallel} processes"] = lambda r: multi(tmp / f"parallel{r}", *joblib)
 
     print("warm-up (untimed): one run" + ("" if args.no_check else ", then each loss alone (reference figures)"),
           flush=True)
@@ -66,21 +76,22 @@ def main() -> None:
     for loss in () if args.no_check else LOSSES:
         timed([*single(tmp / "alone"), f"loss={loss}"])
     alone = figures(tmp / "alone") if not args.no_check else {}
-    times: dict[str, list[float]] = {"one run": [], "4-loss multirun": []}
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for r in range(args.rounds):
-        for name, cmd in (("one run", single(tmp / f"single{r}")), ("4-loss multirun", multi(tmp / f"multi{r}"))):
-            elapsed = timed(cmd)
+        for name, command in commands.items():
+            elapsed = timed(command(r))
             times[name].append(elapsed)
-            print(f"round {r + 1}: {name:16s} {elapsed:7.2f} s", flush=True)
-        jobs = figures(tmp / f"multi{r}")
-        if alone:
-            same = all(jobs[loss] == alone[loss] for loss in LOSSES)
-            print(f"round {r + 1}: multirun metrics {'identical to' if same else 'DIFFERENT from'} each loss run alone")
+            print(f"round {r + 1}: {name:28s} {elapsed:7.2f} s", flush=True)
+        for name, folder in (("multirun", f"multi{r}"), ("parallel multirun", f"parallel{r}")):
+            if alone and (tmp / folder).exists():
+                same = figures(tmp / folder) == {loss: alone[loss] for loss in LOSSES}
+                print(f"round {r + 1}: {name} metrics {'identical to' if same else 'DIFFERENT from'} each loss run alone")
     med = {name: statistics.median(t) for name, t in times.items()}
-    print(f"\nmedian: one run {med['one run']:.2f} s, 4-loss multirun {med['4-loss multirun']:.2f} s")
-    print(f"ratio multirun / one run: {med['4-loss multirun'] / med['one run']:.2f}  (target < 1.5)")
+    print("\nmedian: " + ", ".join(f"{name} {m:.2f} s" for name, m in med.items()))
+    for name in list(commands)[1:]:
+        print(f"ratio {name} / one run: {med[name] / med['one run']:.2f}  (target < 1.5)")
+    jobs = figures(tmp / f"multi{args.rounds - 1}")
     print("test F1 per loss: " + ", ".join(f"{loss} {jobs[loss]['test']['f1']:.4f}" for loss in LOSSES))
-
 
 if __name__ == "__main__":
     main()
