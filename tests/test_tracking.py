@@ -67,3 +67,38 @@ def test_non_finite_metrics_are_skipped(store):
 
 def test_ui_command_names_the_store():
     assert tracking.ui_command("sqlite:///x/mlruns/mlflow.db") == "mlflow ui --backend-store-uri sqlite:///x/mlruns/mlflow.db"
+
+
+def test_epoch_logger_sends_epochs_in_batches_with_their_steps(store, monkeypatch):
+    """Epochs wait for a flush (flush_seconds apart, at the end of training, or an explicit one),
+    then arrive with their own steps, offset, non-finite values skipped."""
+    from lossmatch.callbacks import MlflowEpochLogger
+
+    uri, _ = store
+    client = mlflow.MlflowClient(uri)
+    clock = [100.0]
+    monkeypatch.setattr("lossmatch.callbacks.time.monotonic", lambda: clock[0])
+    logger = MlflowEpochLogger(step_offset=2, flush_seconds=10.0)
+    with tracking.mlflow_run("epochs") as run:
+        logger.on_epoch_end(0, {"loss": 0.5, "val_f1": float("nan")})
+        clock[0] += 9.0
+        logger.on_epoch_end(1, {"loss": 0.25})
+        assert client.get_metric_history(run.info.run_id, "epoch_loss") == []  # 9 s: not yet
+        clock[0] += 1.0
+        logger.on_epoch_end(2, {"loss": 0.125})  # 10 s since the last flush: all three go
+        assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "epoch_loss")] == [
+            (2, 0.5), (3, 0.25), (4, 0.125)]
+        logger.on_epoch_end(3, {"loss": 0.0625})
+        logger.on_train_end()
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "epoch_loss")] == [2, 3, 4, 5]
+    assert client.get_metric_history(run.info.run_id, "epoch_val_f1") == []
+
+
+def test_epoch_logger_without_a_run_logs_nothing_and_flushes_quietly():
+    from lossmatch.callbacks import MlflowEpochLogger
+
+    assert mlflow.active_run() is None
+    logger = MlflowEpochLogger(flush_seconds=0.0)
+    logger.on_epoch_end(0, {"loss": 0.5})
+    logger.flush()
+    assert logger._pending == []

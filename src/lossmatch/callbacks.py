@@ -6,10 +6,12 @@ stage does.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from lossmatch.runtime import import_keras
-from lossmatch.tracking import log_metrics
+from lossmatch.tracking import finite_metrics
 
 keras = import_keras()
 
@@ -17,20 +19,51 @@ keras = import_keras()
 class MlflowEpochLogger(keras.callbacks.Callback):
     """Logs every Keras epoch's metrics (``loss``, ``val_loss``, ...) to the active MLflow run.
 
-    ``step_offset`` lets a second training phase (e.g. after validation class
-    weights) continue the epoch axis instead of restarting at 0.
+    Epochs are sent in batches, at most ``flush_seconds`` apart and when training ends (call
+    :meth:`flush` in a ``finally`` too, as an exception skips ``on_train_end``): a SQLite
+    transaction per epoch cost 25-45 ms, a quarter to half of a 100-step epoch of a small
+    network, where one batch of 15 epochs costs 35 ms. Each metric keeps its epoch's time.
+    ``step_offset`` lets a second training phase (e.g. after validation class weights)
+    continue the epoch axis instead of restarting at 0.
     """
 
-    def __init__(self, step_offset: int = 0):
+    def __init__(self, step_offset: int = 0, flush_seconds: float = 10.0):
         super().__init__()
-        self.step_offset = step_offset
+        self.step_offset, self.flush_seconds = step_offset, flush_seconds
+        self._pending: list = []
+        self._run_id: str | None = None
+        self._last_flush = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
+        from mlflow.entities import Metric
 
+        run = mlflow.active_run()
         # Without an active run (the Training API on its own) there is nowhere to log to.
-        if logs and mlflow.active_run() is not None:
-            log_metrics({f"epoch_{k}": v for k, v in logs.items()}, step=self.step_offset + epoch)
+        if not logs or run is None:
+            return
+        if run.info.run_id != self._run_id:
+            self.flush()
+            self._run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        step = self.step_offset + epoch
+        self._pending += [Metric(k, v, now, step) for k, v in finite_metrics(logs, "epoch_").items()]
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def on_train_end(self, logs=None):
+        self.flush()
+
+    def flush(self) -> None:
+        """Send the epochs not logged yet, in one batch."""
+        if self._pending:
+            from mlflow import MlflowClient
+
+            client = MlflowClient()
+            for start in range(0, len(self._pending), 1000):  # MLflow takes 1,000 metrics per batch
+                client.log_batch(self._run_id, metrics=self._pending[start : start + 1000])
+        self._pending = []
+        self._last_flush = time.monotonic()
 
 
 class ValidationFigures(keras.callbacks.Callback):

@@ -147,7 +147,6 @@ def requirements_check_skipped():
     patched and the check simply runs.
     """
     import importlib
-
     from unittest import mock
 
     with contextlib.ExitStack() as stack:

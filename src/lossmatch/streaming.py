@@ -106,13 +106,17 @@ def fit_streamed(config, training, splits: Mapping[str, StreamedSplit], callback
     best = BestEpoch(model, tr.early_stopping_monitor, steps_per_epoch=pass_steps, min_steps=tr.min_steps,
                      patience_steps=tr.early_stopping_patience_steps)
     figures = ValidationFigures(lambda: val.predict(model).reshape(-1), val.y, loss, missed_matches=val.missed_matches)
-    cbs = [_non_finite_guard(keras), figures, best, MlflowEpochLogger(), *callbacks]
+    epoch_logger = MlflowEpochLogger()
+    cbs = [_non_finite_guard(keras), figures, best, epoch_logger, *callbacks]
     weight = _initial_class_weight(tr.class_weight, train.y)
-    history = model.fit(
-        train.dataset(batch_size=batch_size, shuffle=True, seed=config.seed), epochs=epochs,
-        class_weight=weight, callbacks=cbs,
-        verbose=keras_verbose(tr.verbose), shuffle=False,  # the dataset shuffles, seeded, per epoch
-    )
+    try:
+        history = model.fit(
+            train.dataset(batch_size=batch_size, shuffle=True, seed=config.seed), epochs=epochs,
+            class_weight=weight, callbacks=cbs,
+            verbose=keras_verbose(tr.verbose), shuffle=False,  # the dataset shuffles, seeded, per epoch
+        )
+    finally:  # a pruned trial or an error still leaves its epochs in MLflow
+        epoch_logger.flush()
     best.restore()
     if tr.steps_per_execution != 1:  # as Training.fit: the saved model predicts one batch per call
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)

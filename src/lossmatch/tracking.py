@@ -295,6 +295,11 @@ def log_metrics(metrics: Mapping[str, float], prefix: str = "", step: int | None
     """Log numeric metrics as ``<prefix><key>``; non-finite values are skipped with a warning."""
     import mlflow
 
+    mlflow.log_metrics(finite_metrics(metrics, prefix), step=step)
+
+
+def finite_metrics(metrics: Mapping[str, float], prefix: str = "") -> dict[str, float]:
+    """``{<prefix><key>: float}`` of the finite values; each non-finite one is a warning."""
     clean = {}
     for key, value in metrics.items():
         value = float(value)
@@ -302,4 +307,4 @@ def log_metrics(metrics: Mapping[str, float], prefix: str = "", step: int | None
             clean[f"{prefix}{key}"] = value
         else:
             log.warning("metric %s%s is %s; not logged", prefix, key, value)
-    mlflow.log_metrics(clean, step=step)
+    return clean

@@ -60,7 +60,17 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
     model = build_model(config.model, training, splits["train"].X, listwise=listwise)
     tr = config.trainer
     started = time.perf_counter()
-    result = training.fit(
+    epoch_logger = MlflowEpochLogger()
+    try:
+        result = _fit(training, model, loss, splits, tr, config.seed, [epoch_logger, *callbacks])
+    finally:  # a pruned trial or an error still leaves its epochs in MLflow
+        epoch_logger.flush()
+    _log_budget(result)
+    return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
+
+
+def _fit(training: Training, model, loss, splits: Mapping[str, SplitData], tr, seed: int, callbacks: list):
+    return training.fit(
         model, loss, splits["train"], splits["val"],
         max_steps=tr.max_steps, epochs=tr.epochs, min_steps=tr.min_steps,
         validation_every_steps=tr.validation_every_steps, batch_size=tr.batch_size,
@@ -69,15 +79,13 @@ def fit(config, training: Training, splits: Mapping[str, SplitData], callbacks: 
         class_weight=tr.class_weight, sampling=tr.sampling, sampling_ratio=tr.sampling_ratio,
         validation_weight_epochs=tr.validation_weight_epochs,
         validation_weight_smoothing=tr.validation_weight_smoothing,
-        list_size=tr.list_size, seed=config.seed, steps_per_execution=tr.steps_per_execution,
+        list_size=tr.list_size, seed=seed, steps_per_execution=tr.steps_per_execution,
         cross_fit=tr.cross_fit,
         # Training.fit puts its validation figures (val_f1, val_pr_auc, val_loss) in the epoch
         # logs before these callbacks read them.
-        callbacks=[MlflowEpochLogger(), *callbacks],
+        callbacks=callbacks,
         verbose=keras_verbose(tr.verbose),
     )
-    _log_budget(result)
-    return Fitted(model, loss, loss_name, listwise, result, time.perf_counter() - started)
 
 
 def _log_budget(result: FitResult) -> None:
