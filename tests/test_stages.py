@@ -111,6 +111,23 @@ def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches(
     assert evaluate(fitted, training, splits, list_size=None).threshold == ev.threshold
 
 
+def test_evaluate_with_the_half_best_f1_rule_cuts_at_half_the_best_validation_f1():
+    frame = pd.DataFrame({"id": [0], "a": ["x"]})
+    training = Training({"a": ["exact"]}, frame, frame)
+    splits = {
+        "train": _split([0.9, 0.1], [1, 0]),
+        # Validation y 1 0 1 0 at p 0.8 0.5 0.3 0.35: best F1 2/3 (max_f1 would cut at 0.65).
+        "val": _split([0.8, 0.5, 0.3, 0.35], [1, 0, 1, 0]),
+        "test": _split([0.9, 0.4, 0.3, 0.2], [1, 1, 0, 0]),
+    }
+    fitted = Fitted(_Scores(), None, "stub", False, FitResult(), 0.0)
+    ev = evaluate(fitted, training, splits, list_size=None, threshold_rule="half_best_f1")
+    assert ev.threshold == pytest.approx(1 / 3)
+    # At 1/3 test predicts 0.9 and 0.4 (both matches): tp 2, fp 0 -> F1 1 (0.65 would miss 0.4).
+    assert (ev.metrics["test"]["tp"], ev.metrics["test"]["fp"]) == (2, 0)
+    assert evaluate(fitted, training, splits, list_size=None).threshold == pytest.approx(0.65)
+
+
 def test_run_params_are_readable_and_hold_no_paths_or_secrets(compose_cfg, tmp_path):
     cfg = compose_cfg(["loss=focal", "tracking.uri=http://alice:s3cret@127.0.0.1:5055", *tiny_overrides(tmp_path)[:3]])
     params = run_identity(validate(cfg), data_name="febrl4", root=tmp_path, git={}).params
