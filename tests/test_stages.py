@@ -86,9 +86,14 @@ def _split(scores, labels, missed=0):
     return SplitData(pairs, np.asarray(scores, dtype=np.float32).reshape(-1, 1), np.asarray(labels, dtype=np.float32), missed)
 
 
-def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches():
+def _stub_training() -> Training:
+    """A Training of one-row tables: evaluate only needs it to call the stand-in model."""
     frame = pd.DataFrame({"id": [0], "a": ["x"]})
-    training = Training({"a": ["exact"]}, frame, frame)
+    return Training({"a": ["exact"]}, frame, frame)
+
+
+def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches():
+    training = _stub_training()
     splits = {
         "train": _split([0.9, 0.1], [1, 0]),
         # Validation: F1 is best (1.0) cutting between 0.6 and 0.4 -> threshold 0.5.
@@ -112,8 +117,7 @@ def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches(
 
 
 def test_evaluate_with_the_half_best_f1_rule_cuts_at_half_the_best_validation_f1():
-    frame = pd.DataFrame({"id": [0], "a": ["x"]})
-    training = Training({"a": ["exact"]}, frame, frame)
+    training = _stub_training()
     splits = {
         "train": _split([0.9, 0.1], [1, 0]),
         # Validation y 1 0 1 0 at p 0.8 0.5 0.3 0.35: best F1 2/3 (max_f1 would cut at 0.65).
