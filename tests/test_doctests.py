@@ -24,7 +24,7 @@ DOCUMENTED = {
     "lossmatch.losses.soft_jaccard": ["SoftJaccardLoss", "soft_jaccard_loss"],
     "lossmatch.losses.combined": ["CombinedLoss", "combined_loss"],
     "lossmatch.losses.pairwise_soft_zero_one": ["PairwiseSoftZeroOneLoss"],
-    "lossmatch.metrics": ["evaluate", "best_f1_threshold"],
+    "lossmatch.metrics": ["evaluate", "best_f1_threshold", "half_best_f1_threshold"],
     "lossmatch.imbalance": [
         "balanced_class_weights",
         "class_weights_from_losses",

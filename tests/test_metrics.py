@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from lossmatch.metrics import best_f1_threshold, evaluate
+from lossmatch.metrics import best_f1_threshold, choose_threshold, evaluate, half_best_f1_threshold
 
 Y = [0, 0, 1, 1, 1, 0]
 P = [0.1, 0.6, 0.7, 0.4, 0.9, 0.2]
@@ -140,3 +140,25 @@ def test_best_threshold_of_a_single_matching_pair_predicts_it():
     # One pair, a match: predicting it gives F1 1.
     t = best_f1_threshold([1], [0.7])
     assert evaluate([1], [0.7], t)["f1"] == 1.0
+
+
+def test_half_best_f1_threshold_is_half_the_best_validation_f1():
+    # y 1 0 1 0 at p 0.8 0.5 0.3 0.35. Cuts from the top: {0.8}: tp 1 fn 1 -> F1 2/3;
+    # + 0.5: tp 1 fp 1 fn 1 -> 1/2; + 0.35: tp 1 fp 2 fn 1 -> 2/5; + 0.3: tp 2 fp 2 -> 4/6 = 2/3.
+    # Best F1 2/3, so the cut is 1/3 (max_f1 would cut at 0.65, above the first match).
+    y, p = [1, 0, 1, 0], [0.8, 0.5, 0.3, 0.35]
+    assert half_best_f1_threshold(y, p) == pytest.approx(1 / 3, rel=1e-12)
+    # One match missed by blocking adds a false negative everywhere: {0.8}: 2/(2+0+2) = 1/2;
+    # all four: 4/(4+2+1) = 4/7, now the best -> cut 2/7.
+    assert half_best_f1_threshold(y, p, missed_matches=1) == pytest.approx(2 / 7, rel=1e-12)
+    # No match at all: the default 0.5, like max_f1.
+    assert half_best_f1_threshold([0, 0], [0.2, 0.9]) == 0.5
+    assert half_best_f1_threshold([], []) == 0.5
+
+
+def test_choose_threshold_applies_the_named_rule():
+    y, p = [1, 0, 1, 0], [0.8, 0.5, 0.3, 0.35]
+    assert choose_threshold(y, p, "max_f1") == best_f1_threshold(y, p) == pytest.approx(0.65)
+    assert choose_threshold(y, p, "half_best_f1", missed_matches=1) == pytest.approx(2 / 7)
+    with pytest.raises(ValueError, match="max_f1, half_best_f1.*'median'"):
+        choose_threshold(y, p, "median")

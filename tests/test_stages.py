@@ -86,9 +86,14 @@ def _split(scores, labels, missed=0):
     return SplitData(pairs, np.asarray(scores, dtype=np.float32).reshape(-1, 1), np.asarray(labels, dtype=np.float32), missed)
 
 
-def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches():
+def _stub_training() -> Training:
+    """A Training of one-row tables: evaluate only needs it to call the stand-in model."""
     frame = pd.DataFrame({"id": [0], "a": ["x"]})
-    training = Training({"a": ["exact"]}, frame, frame)
+    return Training({"a": ["exact"]}, frame, frame)
+
+
+def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches():
+    training = _stub_training()
     splits = {
         "train": _split([0.9, 0.1], [1, 0]),
         # Validation: F1 is best (1.0) cutting between 0.6 and 0.4 -> threshold 0.5.
@@ -109,6 +114,22 @@ def test_evaluate_chooses_the_threshold_on_validation_and_counts_missed_matches(
     # Nothing is chosen on test: other test labels, same threshold.
     splits["test"] = _split([0.7, 0.3, 0.3, 0.25, 0.1], [0, 0, 1, 1, 1])
     assert evaluate(fitted, training, splits, list_size=None).threshold == ev.threshold
+
+
+def test_evaluate_with_the_half_best_f1_rule_cuts_at_half_the_best_validation_f1():
+    training = _stub_training()
+    splits = {
+        "train": _split([0.9, 0.1], [1, 0]),
+        # Validation y 1 0 1 0 at p 0.8 0.5 0.3 0.35: best F1 2/3 (max_f1 would cut at 0.65).
+        "val": _split([0.8, 0.5, 0.3, 0.35], [1, 0, 1, 0]),
+        "test": _split([0.9, 0.4, 0.3, 0.2], [1, 1, 0, 0]),
+    }
+    fitted = Fitted(_Scores(), None, "stub", False, FitResult(), 0.0)
+    ev = evaluate(fitted, training, splits, list_size=None, threshold_rule="half_best_f1")
+    assert ev.threshold == pytest.approx(1 / 3)
+    # At 1/3 test predicts 0.9 and 0.4 (both matches): tp 2, fp 0 -> F1 1 (0.65 would miss 0.4).
+    assert (ev.metrics["test"]["tp"], ev.metrics["test"]["fp"]) == (2, 0)
+    assert evaluate(fitted, training, splits, list_size=None).threshold == pytest.approx(0.65)
 
 
 def test_run_params_are_readable_and_hold_no_paths_or_secrets(compose_cfg, tmp_path):

@@ -69,6 +69,9 @@ def evaluate(y_true, y_prob, threshold: float, *, missed_matches: int = 0) -> di
     }
 
 
+THRESHOLD_RULES = ("max_f1", "half_best_f1")
+
+
 def best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
     """The probability threshold that maximises F1 on the given (validation) pairs.
 
@@ -84,13 +87,55 @@ def best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
         >>> round(best_f1_threshold([0, 0, 1, 1, 1, 0], [0.1, 0.6, 0.7, 0.4, 0.9, 0.2]), 4)
         0.3
     """
+    y_true, y_prob, f1, thresholds = _f1_curve(y_true, y_prob, missed_matches)
+    if f1 is None:
+        return 0.5
+    best = np.flatnonzero(f1 == f1.max())[-1]
+    chosen = thresholds[best]
+    lower = y_prob[y_prob < chosen]
+    return float((chosen + lower.max()) / 2) if lower.size else float(chosen)
+
+
+def half_best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
+    """Half the best F1 reached on the given (validation) pairs, as a probability threshold.
+
+    For calibrated probabilities the F1-optimal threshold is half the optimal F1 (Lipton,
+    Elkan and Naryanaswamy, "Optimal Thresholding of Classifiers to Maximize F1 Measure",
+    ECML PKDD 2014). The best F1 is a far steadier figure than *where* it is reached: on a
+    split with a dozen matches the F1-best cut jumps between seeds (0.27 to 0.93 on the Beer
+    set's 14 validation matches) while the best F1 moves by a few points. It assumes
+    calibrated scores (loss=bce), not those of the soft-count losses. With no positive pairs
+    the default 0.5 is returned.
+
+    Examples:
+        The best F1 of these pairs is 6/7 (see :func:`best_f1_threshold`), so the cut is 3/7:
+
+        >>> round(half_best_f1_threshold([0, 0, 1, 1, 1, 0], [0.1, 0.6, 0.7, 0.4, 0.9, 0.2]), 4)
+        0.4286
+    """
+    _, _, f1, _ = _f1_curve(y_true, y_prob, missed_matches)
+    return 0.5 if f1 is None else float(f1.max() / 2)
+
+
+def choose_threshold(y_true, y_prob, rule: str = "max_f1", *, missed_matches: int = 0) -> float:
+    """The decision threshold of ``rule`` (one of :data:`THRESHOLD_RULES`) on validation pairs."""
+    if rule == "max_f1":
+        return best_f1_threshold(y_true, y_prob, missed_matches=missed_matches)
+    if rule == "half_best_f1":
+        return half_best_f1_threshold(y_true, y_prob, missed_matches=missed_matches)
+    raise ValueError(f"threshold rule must be one of {', '.join(THRESHOLD_RULES)}, got {rule!r}")
+
+
+def _f1_curve(y_true, y_prob, missed_matches: int):
+    """``(y_true, y_prob, F1 at each threshold, thresholds)`` over the precision-recall curve;
+    F1 is None when there is no positive pair (counting the missed ones)."""
     from sklearn.metrics import precision_recall_curve
 
     y_true = np.asarray(y_true).astype(int).ravel()
     y_prob = np.asarray(y_prob, dtype=np.float64).ravel()
     n_pos = int(y_true.sum()) + int(missed_matches)
     if n_pos == 0 or len(y_true) == 0:
-        return 0.5
+        return y_true, y_prob, None, None
     precision, recall, thresholds = precision_recall_curve(y_true, y_prob)
     # precision_recall_curve's recall is relative to the candidates; rescale it
     # to all true matches so that the missed ones count.
@@ -98,10 +143,7 @@ def best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
     precision = precision[:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    best = np.flatnonzero(f1 == f1.max())[-1]
-    chosen = thresholds[best]
-    lower = y_prob[y_prob < chosen]
-    return float((chosen + lower.max()) / 2) if lower.size else float(chosen)
+    return y_true, y_prob, f1, thresholds
 
 
 def _arrays(y_true, y_prob) -> tuple[np.ndarray, np.ndarray]:

@@ -27,8 +27,13 @@ class Evaluation:
     metrics: dict[str, dict]
 
 
-def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData], *, list_size: int | None) -> Evaluation:
-    """Predict each split once; the loss is computed from those predictions, not a second pass."""
+def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData], *, list_size: int | None,
+             threshold_rule: str = "max_f1") -> Evaluation:
+    """Predict each split once; the loss is computed from those predictions, not a second pass.
+
+    ``threshold_rule`` (the config's ``threshold``) picks the cut on validation: see
+    :func:`lossmatch.metrics.choose_threshold`.
+    """
     outputs = {
         s: training.predict_raw(fitted.model, splits[s], listwise=fitted.listwise, list_size=list_size) for s in SPLITS
     }
@@ -40,7 +45,7 @@ def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData]
         probabilities["val"] = outputs["val"] = fitted.result.validation_probabilities
         threshold = fitted.result.threshold
     else:
-        threshold = choose_threshold(splits["val"], probabilities["val"])
+        threshold = choose_threshold(splits["val"], probabilities["val"], threshold_rule)
     metrics = {}
     for s in SPLITS:
         missed = splits[s].missed_matches
@@ -53,6 +58,6 @@ def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData]
     return Evaluation(probabilities, threshold, metrics)
 
 
-def choose_threshold(val: SplitData, p_val: np.ndarray) -> float:
-    """The F1-best threshold on the validation pairs, counting the matches blocking missed."""
-    return match_metrics.best_f1_threshold(val.y, p_val, missed_matches=val.missed_matches)
+def choose_threshold(val: SplitData, p_val: np.ndarray, rule: str = "max_f1") -> float:
+    """The threshold of ``rule`` on the validation pairs, counting the matches blocking missed."""
+    return match_metrics.choose_threshold(val.y, p_val, rule, missed_matches=val.missed_matches)
