@@ -37,12 +37,12 @@ class _RecordingTraining:
         self.loss_calls = []
 
     def predict_raw(self, model, split, *, listwise=False, list_size=32):
-        self.predict_calls.append((listwise, list_size))
+        self.predict_calls.append((model, listwise, list_size))
         return split.X[:, 0].astype(np.float64)
 
     def loss_value(self, model, split, *, outputs=None, listwise=False, list_size=32):
         assert outputs is not None, "evaluate must pass the outputs it already has"
-        self.loss_calls.append((listwise, list_size))
+        self.loss_calls.append((model, listwise, list_size))
         return float(np.mean((split.y - np.asarray(outputs)) ** 2))
 
 
@@ -63,10 +63,11 @@ def test_choose_threshold_counts_the_matches_blocking_missed():
 def test_evaluate_predicts_each_split_once_and_reuses_the_outputs_for_the_loss():
     training = _RecordingTraining()
     splits = {s: _split([0.9, 0.2], [1, 0]) for s in SPLITS}
-    ev = evaluate(_fitted(listwise=True), training, splits, list_size=7)
-    # One prediction per split, and listwise / list_size reach both calls.
-    assert training.predict_calls == [(True, 7)] * 3
-    assert training.loss_calls == [(True, 7)] * 3
+    fitted = _fitted(listwise=True)
+    ev = evaluate(fitted, training, splits, list_size=7)
+    # One prediction per split, of the fitted model, and listwise / list_size reach both calls.
+    assert training.predict_calls == [(fitted.model, True, 7)] * 3
+    assert training.loss_calls == [(fitted.model, True, 7)] * 3
     # (1 - 0.9)^2 and (0 - 0.2)^2: mean of 0.01 and 0.04.
     for s in SPLITS:
         assert ev.metrics[s]["loss"] == pytest.approx(0.025)
