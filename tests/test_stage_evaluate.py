@@ -142,3 +142,18 @@ def test_evaluate_counts_missed_matches_in_every_split_figure():
     assert t["pr_auc"] == pytest.approx(0.5)
     # Log loss and Brier cover the candidate pairs only: (0.09 + 0.09) / 2.
     assert t["brier"] == pytest.approx(0.09)
+
+
+def test_evaluate_applies_the_configured_threshold_rule_on_validation():
+    # Val 0.9 0.8 | 0.3 0.2 (labels 1 1 0 0): best F1 1.0. max_f1 cuts halfway between 0.8 and 0.3
+    # (0.55); half_best_f1 cuts at half the best F1, 1.0 / 2 = 0.5.
+    splits = {
+        "train": _split([0.9, 0.1], [1, 0]),
+        "val": _split([0.9, 0.8, 0.3, 0.2], [1, 1, 0, 0]),
+        # Test 0.52: a match at 0.5 (half_best_f1), not at 0.55 (max_f1).
+        "test": _split([0.52, 0.1], [1, 0]),
+    }
+    default = evaluate(_fitted(), _RecordingTraining(), splits, list_size=None)
+    half = evaluate(_fitted(), _RecordingTraining(), splits, list_size=None, threshold_rule="half_best_f1")
+    assert (default.threshold, half.threshold) == (pytest.approx(0.55), pytest.approx(0.5))
+    assert (default.metrics["test"]["tp"], half.metrics["test"]["tp"]) == (0, 1)
