@@ -165,6 +165,20 @@ def test_validation_weights_binary_class_absent_gets_loss_zero():
     np.testing.assert_allclose(validation_class_weights([0, 0], [0.1, 0.2]), [2.0, 0.0])
 
 
+def test_validation_weights_binary_first_class_absent_still_weighs_the_second():
+    # Only class 1 rows: L0 = 0 (no class-0 row), L1 = -(log 0.5 + log 0.8) / 2 > 0 -> weights [0, 2],
+    # one per class (not a single weight because class 0 came first and was empty).
+    np.testing.assert_allclose(validation_class_weights([1, 1], [0.5, 0.8]), [0.0, 2.0])
+
+
+def test_validation_weights_of_float32_scores_clip_at_float64_eps():
+    # Keras predicts float32. Class 0: -log(1 - 0.5) = log 2; class 1 scored 0: clipped at float64's
+    # eps, -log(2.2e-16) = 36.04 (float32's eps would give 15.9). w = 2 * [L0, L1] / (L0 + L1).
+    l0, l1 = math.log(2), -math.log(np.finfo(np.float64).eps)
+    weights = validation_class_weights([0, 1], np.array([0.5, 0.0], dtype=np.float32))
+    np.testing.assert_allclose(weights, 2 * np.array([l0, l1]) / (l0 + l1), rtol=1e-6)
+
+
 @pytest.mark.parametrize(("y", "prob", "n", "shape"), [([0, 1, 0], [0.2, 0.7], 3, (2, 2)),
                                                        ([0, 1], np.ones((2, 2, 2)) / 2, 2, (2, 2, 2))])
 def test_validation_weights_shape_mismatch(y, prob, n, shape):
@@ -194,6 +208,7 @@ def test_valid_mapping(mapping):
     ("mapping", "why"),
     [
         ({0: 3.0}, "class 1 is missing"),
+        ({1: 2.0}, "class 0 is missing"),
         ({0: 1.0, 1: 1.0, 2: 1.0}, "key 2 is not class 0 or 1"),
         ({0: 0.0, 1: 1.0}, "weight 0.0 of class 0 is not a positive finite number"),
         ({0: 1.0, 1: -1.0}, "weight -1.0 of class 1 is not a positive finite number"),
@@ -269,6 +284,19 @@ def test_bad_ratio(ratio):
     assert str(err.value) == (
         f"trainer.sampling_ratio must be a number in (0, 1] (minority/majority after resampling), got {ratio!r}"
     )
+
+
+def test_defaults_are_no_resampling_and_full_balance():
+    # No method: the split comes back as it is. Oversampling without a ratio balances fully (1.0).
+    X_res, y_res = resample(X, Y)
+    assert X_res is X and y_res is Y
+    assert np.bincount(resample(X, Y, "oversample", seed=0)[1]).tolist() == [90, 90]
+
+
+def test_a_split_without_positives_cannot_be_resampled():
+    # 0 positives: the ratio 0 / 90 is not "already balanced"; imbalanced-learn refuses one class.
+    with pytest.raises(InputError, match=r"^trainer\.sampling_ratio=0\.5 cannot be used with trainer\.sampling='oversample'"):
+        resample(X, np.zeros(100, int), "oversample", 0.5, seed=0)
 
 
 def test_ratio_one_is_allowed():

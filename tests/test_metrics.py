@@ -1,6 +1,7 @@
 """Pair-level metrics and the validation threshold, on vectors checked by hand."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -162,3 +163,18 @@ def test_choose_threshold_applies_the_named_rule():
     assert choose_threshold(y, p, "half_best_f1", missed_matches=1) == pytest.approx(2 / 7)
     with pytest.raises(ValueError, match="max_f1, half_best_f1.*'median'"):
         choose_threshold(y, p, "median")
+
+
+def test_best_threshold_of_a_single_low_scored_match_is_its_score():
+    # One pair, a match scored 0.3: predicting it (F1 1) needs a threshold <= 0.3, and with no
+    # lower score the threshold is 0.3 itself (the default 0.5 would miss it).
+    assert best_f1_threshold([1], [0.3]) == 0.3
+
+
+def test_best_threshold_scores_a_cut_with_no_true_positive_quietly():
+    # The top pair (0.9) is not a match: at that cut precision and recall are both 0, and F1 is
+    # 0 there without a 0/0 RuntimeWarning. Predicting both pairs: tp 1, fp 1, F1 2/3, the best;
+    # no lower score, so the threshold is 0.2.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert best_f1_threshold([0, 1], [0.9, 0.2]) == 0.2

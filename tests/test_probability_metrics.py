@@ -1,6 +1,7 @@
 """Threshold-free scores (PR-AUC, log loss, Brier, ECE) on vectors checked by hand."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -100,3 +101,61 @@ def test_precision_recall_f1_curve_at_every_score():
     _, p2, r2, _ = match_metrics.precision_recall_f1_curve(Y, P, missed_matches=1)
     assert r2.tolist() == pytest.approx([3 / 4, 3 / 4, 3 / 4, 2 / 4, 2 / 4, 1 / 4])
     assert p2.tolist() == pytest.approx(precision.tolist())
+
+
+def test_precision_recall_f1_curve_without_a_found_match_is_empty():
+    # No true match among the candidates: no curve (four empty arrays), not an error.
+    curve = match_metrics.precision_recall_f1_curve([0, 0], [0.3, 0.8], missed_matches=2)
+    assert len(curve) == 4 and all(a.shape == (0,) for a in curve)
+
+
+def test_precision_recall_f1_curve_scores_a_cut_with_no_true_positive_as_zero_quietly():
+    # One match (p 0.5) under a non-match (p 0.9). Cuts at p >= t:
+    #   0.2: tp 1 fp 2 -> P 1/3, R 1, F1 2/(2+2) = 1/2;   0.5: tp 1 fp 1 -> P 1/2, R 1, F1 2/3;
+    #   0.9: tp 0 fp 1 -> P 0, R 0: F1 0 (0/0 in the formula: no NaN, no RuntimeWarning).
+    y, p = [0, 1, 0], [0.9, 0.5, 0.2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        thresholds, precision, recall, f1 = match_metrics.precision_recall_f1_curve(y, p)
+    assert thresholds.tolist() == [0.2, 0.5, 0.9]
+    assert precision.tolist() == pytest.approx([1 / 3, 1 / 2, 0])
+    assert recall.tolist() == [1, 1, 0]
+    assert f1.tolist() == pytest.approx([1 / 2, 2 / 3, 0])
+    # With 3 matches blocking missed, recall is 1/4 where the match is found, so
+    # precision + recall < 1 there: F1 = 2tp / (2tp + fp + fn) = 2/(2+2+3) = 2/7 and 2/(2+1+3) = 1/3.
+    _, _, recall, f1 = match_metrics.precision_recall_f1_curve(y, p, missed_matches=3)
+    assert recall.tolist() == pytest.approx([1 / 4, 1 / 4, 0])
+    assert f1.tolist() == pytest.approx([2 / 7, 1 / 3, 0])
+
+
+def test_probability_scores_count_no_missed_match_unless_told():
+    # The default is no missed match: PR-AUC is plain average precision, 11/12 (not 11/16).
+    assert match_metrics.probability_scores(Y, P)["pr_auc"] == pytest.approx(11 / 12)
+
+
+def test_log_loss_of_float32_scores_clips_at_float64_eps():
+    # A Keras model predicts float32. Clipped in float32 (eps 1.2e-7) a confident miss would
+    # cost -ln(1.2e-7) = 15.9; the scores are taken as float64, so it costs -ln(2.2e-16) = 36.04.
+    scores = np.array([0.0, 1.0], dtype=np.float32)
+    assert match_metrics.log_loss([1, 0], scores) == pytest.approx(-math.log(np.finfo(np.float64).eps))
+
+
+def test_expected_calibration_error_of_one_pair_and_of_none():
+    # One pair: one bin, |1 - 0.7| = 0.3.  No pair: undefined, NaN.
+    assert match_metrics.expected_calibration_error([1], [0.7]) == pytest.approx(0.3)
+    assert math.isnan(match_metrics.expected_calibration_error([], []))
+
+
+def test_expected_calibration_error_with_fewer_bins():
+    y, p = [0, 1, 1, 0], [0.1, 0.4, 0.6, 0.8]
+    # Two bins [0, .5] and (.5, 1]: positives 1/2 in each, mean p .25 and .7:
+    # ECE = (2 * |.5 - .25| + 2 * |.5 - .7|) / 4 = (.5 + .4) / 4 = 0.225.
+    assert match_metrics.expected_calibration_error(y, p, n_bins=2) == pytest.approx(0.225)
+    # Ten bins: four singletons, mean |y - p| = (.1 + .6 + .4 + .8) / 4 = 0.475.
+    assert match_metrics.expected_calibration_error(y, p) == pytest.approx(0.475)
+
+
+def test_calibration_bin_counts_follow_the_ten_equal_bins():
+    # 0.22 and 0.28 share the bin (0.2, 0.3]: one bin of 2 pairs, positives 1/2, mean 0.25.
+    frac, mean, counts = match_metrics.calibration_bins([0, 1], [0.22, 0.28])
+    assert counts.tolist() == [2] and frac.tolist() == [0.5] and mean.tolist() == pytest.approx([0.25])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from loss_batch import P, Y, value
 
-from lossmatch.losses import soft_f1_loss, soft_fbeta_loss
+from lossmatch.losses import SoftFBetaLoss, soft_f1_loss, soft_fbeta_loss
 
 # Soft counts: TP = 0.9 + 0.6 = 1.5, FP = 0.2 + 0.1 = 0.3, FN = 0.1 + 0.4 = 0.5
 
@@ -25,6 +25,11 @@ from lossmatch.losses import soft_f1_loss, soft_fbeta_loss
 )
 def test_hand_computed_values(beta, expected):
     np.testing.assert_allclose(value(soft_fbeta_loss(beta=beta), Y, P), expected, rtol=1e-5)
+
+
+def test_the_default_beta_is_one():
+    # SoftFBetaLoss() is the soft F1 loss: 0.8 / 3.8 on the batch above.
+    np.testing.assert_allclose(value(SoftFBetaLoss(), Y, P), 0.8 / 3.8, rtol=1e-5)
 
 
 def test_epsilon_enters_numerator_and_denominator():

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from loss_batch import P, Y, value
 
-from lossmatch.losses import weighted_bce_loss
+from lossmatch.losses import WeightedBCELoss, weighted_bce_loss
 
 
 def test_hand_computed_value():
@@ -55,3 +55,9 @@ def test_equals_tensorflow_weighted_cross_entropy_on_logits():
 def test_pos_weight_one_is_binary_cross_entropy():
     expected = float(keras.losses.BinaryCrossentropy()(Y, P))
     np.testing.assert_allclose(value(weighted_bce_loss(1.0), Y, P), expected, rtol=1e-5)
+
+
+def test_the_default_pos_weight_is_one():
+    # WeightedBCELoss() without a pos_weight is plain binary cross-entropy.
+    expected = float(keras.losses.BinaryCrossentropy()(Y, P))
+    np.testing.assert_allclose(value(WeightedBCELoss(), Y, P), expected, rtol=1e-5)

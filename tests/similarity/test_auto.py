@@ -143,3 +143,56 @@ def test_bad_tables_raise_input_error():
         infer_map(pd.DataFrame({"*": ["a"]}), pd.DataFrame({"*": ["b"]}))
     with pytest.raises(InputError, match="no column has values on both sides"):
         infer_map(pd.DataFrame({"a": [None]}), pd.DataFrame({"b": [None]}))
+
+
+def test_profile_figures_and_the_inclusive_kind_boundaries():
+    letters = " ".join("abcdefghijklmnopqrst")  # 20 words without a digit
+    left = pd.DataFrame({
+        "text": ["ab 12", "ab 12", "cd", "cd"], "num": ["1", "2", "x", None], "edge_num": ["1", "2", None, None],
+        "edge_code": ["a1 b2 c d", None, None, None], "edge_long": [letters, None, None, None]})
+    right = pd.DataFrame({
+        "text": ["ab 12", None, "ef gh ij", "cd"], "num": ["3", "4", "5", "6"], "edge_num": ["3", "4", "x", None],
+        "edge_code": ["a1 b2 c d", None, None, None], "edge_long": [letters, None, None, None]})
+    got = {p.column: p.as_dict() for p in profile_columns(left, right)}
+    # text: 7 present values, "ab 12" x3 (2 words, 1 code), "cd" x3 (1 word), "ef gh ij" x1 (3 words).
+    # 3 distinct / 7 = 0.4286; mean words (2*3 + 1*3 + 3) / 7 = 1.71; code share (1/2 * 3) / 7 = 0.2143;
+    # on both sides: "ab 12" and "cd"; 1 of 4 right values missing.
+    assert got["text"] == {"column": "text", "kind": "text", "missing_left": 0.0, "missing_right": 0.25,
+                           "numeric_share": 0.0, "distinct_share": 0.4286, "mean_words": 1.71,
+                           "code_word_share": 0.2143, "shared_values": 2, "scale": None}
+    # num: 1..6 and "x": 6 / 7 = 0.8571 numbers (>= 0.8: numeric), each its own 1-word code value.
+    # Scale: half the IQR of 1..6, (4.75 - 2.25) / 2 = 1.25.
+    assert got["num"] == {"column": "num", "kind": "numeric", "missing_left": 0.25, "missing_right": 0.0,
+                          "numeric_share": 0.8571, "distinct_share": 1.0, "mean_words": 1.0,
+                          "code_word_share": 0.8571, "shared_values": 0, "scale": 1.25}
+    # The thresholds are inclusive: numbers 4 / 5 = 0.8 is numeric; 4 words of which half are codes
+    # is a code; 20 words is long text.
+    assert {c: got[c]["kind"] for c in ("edge_num", "edge_code", "edge_long")} == {
+        "edge_num": "numeric", "edge_code": "code", "edge_long": "long"}
+    assert (got["edge_num"]["numeric_share"], got["edge_code"]["mean_words"], got["edge_code"]["code_word_share"],
+            got["edge_long"]["mean_words"]) == (0.8, 4.0, 0.5, 20.0)
+
+
+def test_profile_edge_cases_of_scale_kind_and_missing_columns():
+    n = [None] * 4
+    left = pd.DataFrame({"same_num": ["7"] * 4, "spiky": ["5"] * 4, "punct": ["-", "ab", None, None],
+                         "only_left": ["q", None, None, None], "empty": n, "left_blank": n, "right_blank": ["a", "b", None, None]})
+    right = pd.DataFrame({"same_num": ["7"] * 4, "spiky": ["5", "5", "5", "9"], "punct": ["-", None, None, None],
+                          "empty": n, "left_blank": ["a", "b", None, None], "right_blank": n})
+    got = {p.column: p.as_dict() for p in profile_columns(left, right)}
+    # One repeated number: no spread at all, the scale falls back to 1.
+    assert (got["same_num"]["kind"], got["same_num"]["scale"]) == ("numeric", 1.0)
+    # Seven 5s and a 9: the quartiles are both 5 (IQR 0), so the scale is the std:
+    # mean 5.5, variance (7 * 0.25 + 12.25) / 8 = 1.75, std 1.3229 -> 1.32 (three digits).
+    assert (got["spiky"]["kind"], got["spiky"]["scale"]) == ("numeric", 1.32)
+    # "-" has no word: it counts 0 words and no code (not a division by zero, not a code value);
+    # mean words (0 * 2 + 1) / 3 = 0.33.
+    assert (got["punct"]["kind"], got["punct"]["mean_words"], got["punct"]["code_word_share"]) == ("text", 0.33, 0.0)
+    # A column of one table only, or missing everywhere on one side, is one-sided; a table without
+    # the column counts as all missing there; nothing present at all has no distinct values.
+    assert {c: got[c]["kind"] for c in ("only_left", "empty", "left_blank", "right_blank")} == dict.fromkeys(
+        ("only_left", "empty", "left_blank", "right_blank"), "one-sided")
+    assert (got["only_left"]["missing_left"], got["only_left"]["missing_right"]) == (0.75, 1.0)
+    assert (got["empty"]["distinct_share"], got["empty"]["shared_values"]) == (0.0, 0)
+    # Missing values on both sides are not a value they share.
+    assert got["right_blank"]["shared_values"] == 0 and got["punct"]["shared_values"] == 1

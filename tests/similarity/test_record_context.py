@@ -69,6 +69,20 @@ def test_context_features_by_hand():
     assert f["t~t:token_overlap:mutual_best"].tolist() == [1.0, 0.0, 0.0, 0.0]
 
 
+def test_context_features_are_zero_where_a_value_is_missing():
+    left = pd.DataFrame({"t": ["a b", "c d", None]})
+    right = pd.DataFrame({"t": ["a b", "a c", "x", None]})
+    f = features(SimilarityMap(CONTEXT_MAP), left, right, [0, 2, 0], [0, 0, 3])
+    # (L0, R0) as in the hand-checked test above: the records without a value take no part in the
+    # context (L0: 1 - runner-up 1/2; R0: 1 - runner-up 0; each other's best).
+    assert [f[k][0] for k in ("t~t:token_overlap:margin_left", "t~t:token_overlap:margin_right",
+                              "t~t:token_overlap:mutual_best")] == pytest.approx([0.5, 1.0, 1.0])
+    # (L2, R0) and (L0, R3) have a missing side: every context feature is 0 and ':missing' says why.
+    for k in ("t~t:token_overlap:margin_left", "t~t:token_overlap:margin_right", "t~t:token_overlap:mutual_best"):
+        assert f[k][1:].tolist() == [0.0, 0.0], k
+    assert f["t~t:missing"].tolist() == [0.0, 1.0, 1.0]
+
+
 def test_context_counts_records_with_equal_values():
     right = pd.DataFrame({"t": ["a b", "a c", "x", "a b"]})
     f = features(SimilarityMap(CONTEXT_MAP), CONTEXT_LEFT, right, [0], [0])
