@@ -160,6 +160,7 @@ def test_half_best_f1_threshold_is_half_the_best_validation_f1():
 def test_choose_threshold_applies_the_named_rule():
     y, p = [1, 0, 1, 0], [0.8, 0.5, 0.3, 0.35]
     assert choose_threshold(y, p, "max_f1") == best_f1_threshold(y, p) == pytest.approx(0.65)
+    assert choose_threshold(y, p) == pytest.approx(0.65)  # the default rule is max_f1
     assert choose_threshold(y, p, "half_best_f1", missed_matches=1) == pytest.approx(2 / 7)
     with pytest.raises(ValueError, match="max_f1, half_best_f1.*'median'"):
         choose_threshold(y, p, "median")

@@ -244,8 +244,8 @@ BAD_TRAINER = [
     (["trainer.cross_fit=true", "model=ensemble", "model.members=1"], ["members >= 2", "members=1"]),
     (["trainer.cross_fit=true", "model=ensemble", "trainer.sampling=oversample"], ["cross_fit", "sampling"]),
     (["model=ensemble", "model.member=tree"], ["model.member", "mlp, attribute", "tree"]),
-    (["threshold=median"], ["threshold", "max_f1", "half_best_f1", "median"]),
-    (["trainer.cross_fit=true", "model=ensemble", "threshold=half_best_f1"], ["cross_fit", "threshold=half_best_f1"]),
+    (["threshold_rule=median"], ["threshold_rule", "max_f1", "half_best_f1", "median"]),
+    (["trainer.cross_fit=true", "model=ensemble", "threshold_rule=half_best_f1"], ["cross_fit", "threshold_rule=half_best_f1"]),
     (["model=ensemble", "model.members=0"], ["model.members", "0"]),
 ]
 

@@ -236,7 +236,7 @@ class RunConfig(_Section):
     )
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
-    threshold: Literal["max_f1", "half_best_f1"] = Field(
+    threshold_rule: Literal["max_f1", "half_best_f1"] = Field(
         default="max_f1", description="decision threshold from validation: max_f1 (where F1 peaks) or half_best_f1"
     )
     data: dict[str, Any]
@@ -449,10 +449,10 @@ def _check_cross_fit(config: RunConfig) -> None:
         )
     if config.listwise:
         raise InputError(f"trainer.cross_fit=true cannot train on candidate lists (loss={config.loss_name})")
-    if config.threshold != "max_f1":
+    if config.threshold_rule != "max_f1":
         # The cross-fitted threshold is chosen out of fold in training (max F1), not by the rule.
         raise InputError(f"trainer.cross_fit=true chooses its threshold out of fold (max F1): "
-                         f"set threshold=max_f1, got threshold={config.threshold}")
+                         f"set threshold_rule=max_f1, got threshold_rule={config.threshold_rule}")
 
 
 def _check_similarity(config: RunConfig) -> None:

@@ -59,7 +59,7 @@ def run(cfg, output_dir=None, *, callbacks=()) -> dict:
         fitted = fit(config, prepared.training, splits, [*callbacks, *pruning])
         sweep.stop_if_pruned(pruning)
         evaluation = evaluate(fitted, prepared.training, splits, list_size=config.trainer.list_size,
-                              threshold_rule=config.threshold)
+                              threshold_rule=config.threshold_rule)
         run_info = {"run_id": active.info.run_id, "experiment_id": experiment_id}
         result = finish(config, _config_yaml(cfg), prepared, splits, fitted, evaluation, out, run_info)
         result["seconds"] = round(time.perf_counter() - started, 2)
