@@ -31,7 +31,7 @@ def evaluate(fitted: Fitted, training: Training, splits: Mapping[str, SplitData]
              threshold_rule: str = "max_f1") -> Evaluation:
     """Predict each split once; the loss is computed from those predictions, not a second pass.
 
-    ``threshold_rule`` (the config's ``threshold``) picks the cut on validation: see
+    ``threshold_rule`` (the config's ``threshold_rule``) picks the cut on validation: see
     :func:`lossmatch.metrics.choose_threshold`.
     """
     outputs = {
