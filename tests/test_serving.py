@@ -184,3 +184,19 @@ def test_logging_the_matcher_skips_mlflows_environment_scan_and_restores_it(monk
     assert [m.warn_dependency_requirement_mismatches for m in modules] == originals
     originals[0](["no-such-package-lossmatch==1.0"])  # outside the skip the real check runs
     assert scans == [1]
+
+
+def test_logging_the_matcher_skips_mlflows_reload_of_the_example_and_restores_it():
+    """MLflow's log_model reloads the saved model to predict the input example again, only to
+    warn; log_matcher has predicted it in memory already, so the reload is skipped, only there."""
+    import mlflow.models.utils as utils
+
+    from lossmatch.serving import serving_validation_skipped
+
+    # Where a later MLflow moves the function, the skip silently does nothing: this line says so.
+    original = utils._validate_serving_input
+    with serving_validation_skipped():
+        assert utils._validate_serving_input is not original
+        # The stand-in loads nothing: a model URI that does not exist is no error.
+        assert utils._validate_serving_input("/no/such/model", '{"dataframe_split": {}}') is None
+    assert utils._validate_serving_input is original
