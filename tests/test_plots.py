@@ -126,3 +126,23 @@ def test_comparison_figures():
     # AP 11/12, and with one missed match 11/16 = 0.6875 (format rounds it half-to-even: 0.687).
     assert _legend(fig.axes[0]) == ["bce (AP 0.917)", "focal (AP 0.687)"]
     plots.close(fig)
+
+
+def test_run_figures_fixed_margins_hold_wide_labels():
+    """Run figures use fixed margins (no tight_layout pass): labels must still fit inside the
+    figure on wide inputs: a 6-digit confusion count, a loss of 12345.6, log counts to 10^5."""
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(300_000, dtype=int), np.ones(50, dtype=int)]
+    p = np.r_[rng.random(300_000) * 0.5, 0.5 + rng.random(50) * 0.5]
+    history = {"loss": [12345.6, 0.0012], "val_loss": [9876.5, 0.0011], "val_f1": [0.1, 0.9]}
+    figs = plots.run_figures(y, p, 0.5, history, y_test=y, p_test=p)
+    try:
+        for name, fig in figs.items():
+            renderer = fig.canvas.get_renderer()
+            box = fig.get_tightbbox(renderer)  # inches, everything drawn, labels included
+            width, height = fig.get_size_inches()
+            assert box.x0 >= -0.01 and box.y0 >= -0.01, name
+            assert box.x1 <= width + 0.01 and box.y1 <= height + 0.01, name
+    finally:
+        for fig in figs.values():
+            plots.close(fig)

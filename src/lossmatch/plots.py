@@ -178,9 +178,21 @@ def run_figures(
         figures["reliability"] = reliability_figure(reliability)
     if history.get("loss"):
         figures["training_curves"] = training_curves_figure(history)
-    for fig in figures.values():
-        fig.tight_layout()
+    for name, fig in figures.items():
+        fig.subplots_adjust(**_RUN_FIGURE_MARGINS[name])
     return figures
+
+
+# Fixed margins for the figures of every run, wide enough for their longest labels (probability
+# and F1 ticks are 0-1; counts on a log axis; a loss in 5-6 characters). tight_layout() drew each
+# figure once more just to measure its labels: half of a run's 0.75 s of plotting.
+_RUN_FIGURE_MARGINS = {
+    "precision_recall": {"left": 0.14, "right": 0.96, "bottom": 0.15, "top": 0.91},
+    "f1_threshold": {"left": 0.14, "right": 0.96, "bottom": 0.15, "top": 0.91},
+    "confusion_matrix": {"left": 0.24, "right": 0.97, "bottom": 0.15, "top": 0.91},
+    "reliability": {"left": 0.19, "right": 0.95, "bottom": 0.11, "top": 0.93, "hspace": 0.1},
+    "training_curves": {"left": 0.09, "right": 0.98, "bottom": 0.16, "top": 0.9, "wspace": 0.22},
+}
 
 
 # ---- Figures of a loss comparison (lossmatch.compare) ----
