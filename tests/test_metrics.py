@@ -179,3 +179,31 @@ def test_best_threshold_scores_a_cut_with_no_true_positive_quietly():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert best_f1_threshold([0, 1], [0.9, 0.2]) == 0.2
+
+
+@pytest.mark.parametrize("case", ["random", "ties", "missed", "all_matches", "no_found_match", "one_pair"])
+def test_epoch_figures_equal_the_three_functions_exactly(case):
+    """epoch_figures (one curve per epoch) gives bit for bit what best_f1_threshold, pr_auc and
+    evaluate's F1 at that threshold give apart: early stopping and the logs must not change."""
+    from lossmatch.metrics import best_f1_threshold, epoch_figures, evaluate, pr_auc
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(3000) < 0.05).astype(int)
+    p = np.clip(y * 0.4 + rng.random(3000) * 0.7, 0, 1)
+    missed = 0
+    if case == "ties":
+        p = np.round(p, 1)  # 11 distinct scores, many ties across classes
+    elif case == "missed":
+        missed = 17
+    elif case == "all_matches":
+        y = np.ones_like(y)
+    elif case == "no_found_match":
+        y, missed = np.zeros_like(y), 3
+    elif case == "one_pair":
+        y, p = np.array([1]), np.array([0.2])
+    got = epoch_figures(y, p.astype(np.float32), missed_matches=missed)
+    threshold = best_f1_threshold(y, p.astype(np.float32), missed_matches=missed)
+    assert got["threshold"] == threshold
+    want_ap = pr_auc(y, p.astype(np.float32), missed_matches=missed)
+    assert got["pr_auc"] == want_ap or (np.isnan(want_ap) and np.isnan(got["pr_auc"]))
+    assert got["f1"] == evaluate(y, p.astype(np.float32), threshold, missed_matches=missed)["f1"]

@@ -105,9 +105,8 @@ class ValidationFigures(keras.callbacks.Callback):
             loss = float(self.loss(self.y_val.reshape(-1, 1).astype(np.float32), p.reshape(-1, 1).astype(np.float32)))
         figures = {"val_loss": loss}
         if self.y_val.sum() > 0:
-            threshold = metrics.best_f1_threshold(self.y_val, p, missed_matches=self.missed)
-            figures["val_pr_auc"] = metrics.pr_auc(self.y_val, p, missed_matches=self.missed)
-            figures["val_f1"] = metrics.evaluate(self.y_val, p, threshold, missed_matches=self.missed)["f1"]
+            best = metrics.epoch_figures(self.y_val, p, missed_matches=self.missed)
+            figures["val_pr_auc"], figures["val_f1"] = best["pr_auc"], best["f1"]
         return figures
 
     def on_epoch_end(self, epoch, logs=None):

@@ -90,10 +90,59 @@ def best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
     y_true, y_prob, f1, thresholds = _f1_curve(y_true, y_prob, missed_matches)
     if f1 is None:
         return 0.5
+    return _max_f1_cut(y_prob, f1, thresholds)
+
+
+def _max_f1_cut(y_prob: np.ndarray, f1: np.ndarray, thresholds: np.ndarray) -> float:
+    """The cut of :func:`best_f1_threshold` on an F1 curve: its highest maximum, halfway down."""
     best = np.flatnonzero(f1 == f1.max())[-1]
     chosen = thresholds[best]
     lower = y_prob[y_prob < chosen]
     return float((chosen + lower.max()) / 2) if lower.size else float(chosen)
+
+
+def epoch_figures(y_true, y_prob, *, missed_matches: int = 0) -> dict:
+    """``{"threshold", "pr_auc", "f1"}``: :func:`best_f1_threshold`, :func:`pr_auc` and
+    :func:`evaluate`'s F1 at that threshold, the same numbers from one precision-recall curve.
+
+    The validation figures of every epoch: the three functions apart build the curve twice and
+    count the confusion matrix through scikit-learn's input checks, about 70 ms an epoch on
+    37,000 pairs under load where this takes a third. Average precision is scikit-learn's own
+    formula on the curve (``average_precision_score``'s step integral; a test holds them equal).
+
+    Examples:
+        >>> y_true, y_prob = [0, 0, 1, 1, 1, 0], [0.1, 0.6, 0.7, 0.4, 0.9, 0.2]
+        >>> f = epoch_figures(y_true, y_prob)
+        >>> round(f["threshold"], 4), round(f["pr_auc"], 4), round(f["f1"], 4)
+        (0.3, 0.9167, 0.8571)
+    """
+    from sklearn.metrics import precision_recall_curve
+
+    y_true, y_prob = _arrays(y_true, y_prob)
+    n_found = int(y_true.sum())
+    if n_found == 0:
+        threshold = best_f1_threshold(y_true, y_prob, missed_matches=missed_matches)
+        return {"threshold": threshold, "pr_auc": pr_auc(y_true, y_prob, missed_matches=missed_matches),
+                "f1": evaluate(y_true, y_prob, threshold, missed_matches=missed_matches)["f1"]}
+    precision, recall, thresholds = precision_recall_curve(y_true, y_prob)
+    average_precision = float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+    n_pos = n_found + int(missed_matches)
+    # As _f1_curve: recall rescaled to every true match, the final (recall 0) point dropped.
+    recall = recall[:-1] * (n_found / n_pos)
+    precision = precision[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    threshold = _max_f1_cut(y_prob, f1, thresholds)
+    predicted = y_prob >= threshold
+    tp = int(np.count_nonzero(predicted & (y_true == 1)))
+    fp = int(np.count_nonzero(predicted)) - tp
+    fn = n_found - tp + int(missed_matches)
+    return {
+        "threshold": threshold,
+        "pr_auc": average_precision * n_found / (n_found + missed_matches),
+        # evaluate()'s formula on the same counts.
+        "f1": float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0,
+    }
 
 
 def half_best_f1_threshold(y_true, y_prob, *, missed_matches: int = 0) -> float:
