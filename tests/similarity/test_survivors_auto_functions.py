@@ -77,14 +77,17 @@ def test_a_right_only_column_is_compared_with_the_left_record():
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_no_record_entry_when_one_table_has_no_column_with_values(side):
-    # Only one table has a column with values, so only "*~b" (or "a~*") is inferred; a whole-record
-    # entry "*" would compare a record with an empty record and is left out.
+def test_no_map_when_one_table_has_no_column_with_values(side):
+    # Only one table has a column with values: "*~b" (or "b~*") alone would compare it with a record
+    # of no column, which SimilarityMap refuses later with a confusing message (issue 11). The
+    # inference says itself that nothing can be compared, naming the column and its table.
     empty, full = pd.DataFrame({"a": [None, None]}), pd.DataFrame({"b": ["x", "y"]})
     left, right = (empty, full) if side == "left" else (full, empty)
-    spec = infer_map(left, right)
-    key = "*~b" if side == "left" else "b~*"
-    assert spec == {key: ONE_SIDED}
+    full_side = "right" if side == "left" else "left"
+    with pytest.raises(InputError, match=f"nothing can be compared, the {side} table has no column with values") as err:
+        infer_map(left, right)
+    assert f"'a' is only in the {side} table, and empty there" in str(err.value)
+    assert f"'b' is only in the {full_side} table" in str(err.value)
 
 
 @pytest.mark.parametrize(("n_words", "left_missing", "right_missing", "fuzzy"), [

@@ -31,7 +31,11 @@ and every column also gets ``missing_left`` and ``missing_right``. Then:
 - Cross-attribute entries ``X~*`` and ``*~X`` (``token_overlap``) find a value of X anywhere in
   the other record: in the dirty benchmark sets about half of each attribute's values were moved
   into another attribute, where a map that compares X only with X sees "missing".
-- A column present on one side only is compared with the other side's whole record.
+- A column that cannot be compared attribute to attribute (present in one table only, or all
+  missing in one table) gets no per-attribute entry; its values on the side that has them are
+  compared with the other side's whole record and join that side's record. One warning line names
+  these columns and why. A table with no column with values at all (its record would be empty)
+  is an ``InputError``, before any training.
 - The whole record ``*`` gets TF-IDF word and character cosines, token and code overlaps and,
   when both tables' distinct records multiply to at most ``max_context_cells`` (a fifth of it
   for character n-grams, whose table product costs more), the unsupervised table-context
@@ -43,6 +47,7 @@ any data set. :func:`resolve_similarity_map` combines the inferred map with hand
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -59,6 +64,8 @@ from lossmatch.similarity.record import RECORD
 from lossmatch.similarity.tokens import code_tokens, word_tokens
 
 __all__ = ["ColumnProfile", "infer_map", "profile_columns", "resolve_similarity_map"]
+
+log = logging.getLogger(__name__)
 
 # A share of values at or above which a column is numeric / a mostly-missing column.
 NUMERIC_SHARE = 0.8
@@ -198,8 +205,26 @@ def _entries(profile: ColumnProfile) -> list[Any]:
     return entries + _SIDES
 
 
+def _why_not_compared(profile: ColumnProfile, left_df: pd.DataFrame, right_df: pd.DataFrame,
+                      names: tuple[str, str]) -> str:
+    """Why a one-sided column cannot be compared attribute to attribute, for a message."""
+    in_left, in_right = profile.column in left_df.columns, profile.column in right_df.columns
+    if not in_right or not in_left:
+        side = names[0] if in_left else names[1]
+        empty = (profile.missing_left if in_left else profile.missing_right) == 1.0
+        return f"is only in the {side}" + (", and empty there" if empty else "")
+    if profile.missing_left == profile.missing_right == 1.0:
+        return "is empty in both tables"
+    return f"is empty in the {names[0] if profile.missing_left == 1.0 else names[1]}"
+
+
+def _reasons_text(reasons: Mapping[str, str]) -> str:
+    return ", ".join(f"{column!r} {why}" for column, why in reasons.items())
+
+
 def infer_map(left_df: pd.DataFrame, right_df: pd.DataFrame, *, ignore: Iterable[str] = (),
-              context: bool = True, max_context_cells: int = MAX_CONTEXT_CELLS) -> dict[str, list[Any]]:
+              context: bool = True, max_context_cells: int = MAX_CONTEXT_CELLS,
+              names: tuple[str, str] = ("left table", "right table")) -> dict[str, list[Any]]:
     """A similarity map spec (plain dict) for the two tables, inferred from their columns.
 
     Args:
@@ -207,13 +232,33 @@ def infer_map(left_df: pd.DataFrame, right_df: pd.DataFrame, *, ignore: Iterable
         ignore: columns that are not attributes (the id columns).
         context: add table-context features to the whole-record TF-IDF cosines, when affordable.
         max_context_cells: skip context when distinct left records x distinct right records exceed this.
+        names: how messages name the two tables (e.g. with their files).
 
     Returns:
         ``{key: [similarity, ...]}`` for :class:`SimilarityMap`; see the module docstring for the rules.
+
+    Raises:
+        InputError: a table has no column with values (nothing of it can be compared).
     """
     profiles = profile_columns(left_df, right_df, ignore=ignore)
-    spec: dict[str, list[Any]] = {}
     compared = [p for p in profiles if p.kind != "one-sided"]
+    one_sided = [p for p in profiles if p.kind == "one-sided"]
+    reasons = {p.column: _why_not_compared(p, left_df, right_df, names) for p in one_sided}
+    filled = [any(getattr(p, f"missing_{side}") < 1.0 for p in profiles) for side in ("left", "right")]
+    if not all(filled):
+        # Its record would be empty: entries like "*~b" with no left column, which no map can compute.
+        empty = " and the ".join(name for name, has in zip(names, filled) if not has)
+        raise InputError(f"similarity=auto: nothing can be compared, the {empty} "
+                         f"{'has' if sum(filled) else 'have'} no column with values ({_reasons_text(reasons)}); "
+                         "expected at least one column with values in each table, best one of the same name in both.")
+    if one_sided:
+        # Pairing by name failed for every column: say how to pair them by hand.
+        hint = "" if compared else (" No column is compared by name: pair columns in similarity.map, e.g. "
+                                    f"'{_first_filled(one_sided, 'left')}~{_first_filled(one_sided, 'right')}: "
+                                    "[token_set_ratio]'.")
+        log.warning("similarity=auto: left out of the per-attribute features, as they cannot be compared: %s; "
+                    "the values they have still count in the whole-record features.%s", _reasons_text(reasons), hint)
+    spec: dict[str, list[Any]] = {}
     for profile in compared:
         spec[profile.column] = _entries(profile)
     if len(compared) >= 2:
@@ -222,21 +267,19 @@ def infer_map(left_df: pd.DataFrame, right_df: pd.DataFrame, *, ignore: Iterable
             if profile.kind != "long":
                 spec[f"{profile.column}~{RECORD}"] = list(_CROSS)
                 spec[f"{RECORD}~{profile.column}"] = list(_CROSS)
-    for profile in profiles:
-        if profile.kind == "one-sided":
-            present_left = profile.missing_left < 1.0 and profile.column in left_df.columns
-            present_right = profile.missing_right < 1.0 and profile.column in right_df.columns
-            if present_left:
-                spec[f"{profile.column}~{RECORD}"] = list(_ONE_SIDED)
-            if present_right:
-                spec[f"{RECORD}~{profile.column}"] = list(_ONE_SIDED)
-    if not spec:
-        raise InputError("similarity=auto: no column has values on both sides; give a hand-written similarity.map.")
-    left_cols = {k.split("~")[0] for k in spec} - {RECORD}
-    right_cols = {k.split("~")[-1] for k in spec} - {RECORD}
-    if left_cols and right_cols:
-        spec[RECORD] = _record_entries(left_df, right_df, profiles, context, max_context_cells)
+    for profile in one_sided:
+        # Its values are looked up in the other side's record, and join their own side's record.
+        if profile.missing_left < 1.0:
+            spec[f"{profile.column}~{RECORD}"] = list(_ONE_SIDED)
+        if profile.missing_right < 1.0:
+            spec[f"{RECORD}~{profile.column}"] = list(_ONE_SIDED)
+    # Each table has a column with values, so each side's record has a column.
+    spec[RECORD] = _record_entries(left_df, right_df, profiles, context, max_context_cells)
     return spec
+
+
+def _first_filled(profiles: list[ColumnProfile], side: str) -> str:
+    return next(p.column for p in profiles if getattr(p, f"missing_{side}") < 1.0)
 
 
 def _record_entries(left_df: pd.DataFrame, right_df: pd.DataFrame, profiles: list[ColumnProfile],
@@ -258,12 +301,14 @@ def _record_entries(left_df: pd.DataFrame, right_df: pd.DataFrame, profiles: lis
 
 
 def resolve_similarity_map(config: Mapping[str, Any] | Any, left_df: pd.DataFrame, right_df: pd.DataFrame, *,
-                           ignore: Iterable[str] = ()) -> SimilarityMap:
+                           ignore: Iterable[str] = (),
+                           names: tuple[str, str] = ("left table", "right table")) -> SimilarityMap:
     """The run's map from the ``similarity`` config: hand-written, inferred, or both.
 
     ``config`` holds ``map`` (hand-written entries, may be null) and ``auto`` (infer a map from
     the tables; ``auto_options`` passes ``context`` / ``max_context_cells`` to :func:`infer_map`).
     With both, a hand-written key replaces the inferred entries of that key and new keys are added.
+    ``names`` name the two tables in messages.
     """
     config = _to_plain(config) or {}
     if not isinstance(config, Mapping):
@@ -280,7 +325,7 @@ def resolve_similarity_map(config: Mapping[str, Any] | Any, left_df: pd.DataFram
     unknown = sorted(set(options) - {"context", "max_context_cells"})
     if unknown:
         raise InputError(f"similarity.auto_options: unknown option(s) {unknown}; accepted: context, max_context_cells.")
-    spec = infer_map(left_df, right_df, ignore=ignore, **options)
+    spec = infer_map(left_df, right_df, ignore=ignore, names=names, **options)
     # A hand-written key replaces the inferred one of the same column pair ("a" and "a~a" are one pair).
     by_pair = {_parse_key(key): key for key in spec}
     for key, entries in (hand or {}).items():

@@ -63,14 +63,14 @@ def prepare(config) -> Prepared:
 
     source = instantiate(config.data, _convert_="all")
     data = source.load()
+    # Name the files in messages: a user's own tables are where a column goes missing.
+    names = tuple(f"{side} table ({data.files[side]})" if side in data.files else f"{side} table"
+                  for side in ("left", "right"))
     # Hand-written, inferred from the tables (similarity.auto), or both; logged and exported alike.
-    similarity_map = resolve_similarity_map(config.similarity, data.left, data.right, ignore=[data.id_left, data.id_right])
-    training = Training(
-        similarity_map, data.left, data.right, data.id_left, data.id_right,
-        # Name the files in messages: a user's own tables are where a column goes missing.
-        left_name=f"left table ({data.files['left']})" if "left" in data.files else "left table",
-        right_name=f"right table ({data.files['right']})" if "right" in data.files else "right table",
-    )
+    similarity_map = resolve_similarity_map(config.similarity, data.left, data.right,
+                                            ignore=[data.id_left, data.id_right], names=names)
+    training = Training(similarity_map, data.left, data.right, data.id_left, data.id_right,
+                        left_name=names[0], right_name=names[1])
     cache = FeatureCache(config.cache_dir(), enabled=config.cache.enabled, verify=config.cache.verify)
     # Hashing a table reads every value: once per run, shared by the blocking and feature entries.
     digests = cache.table_digests(training.df_left, training.df_right) if cache.enabled else None
