@@ -10,11 +10,12 @@ ACTIVATIONS = (
     "leaky_relu", "relu6", "mish", "linear",
 )
 # lossmatch.scaling.SCALINGS, repeated so that checking a config needs no TensorFlow.
-SCALINGS = ("none", "standard", "rank")
+SCALINGS = ("none", "standard", "rank", "ple")
 
 
 def check_params(
-    *, hidden_units: Sequence[int] = (64, 32), dropout: float = 0.0, activation: str = "relu", scaling: str = "none"
+    *, hidden_units: Sequence[int] = (64, 32), dropout: float = 0.0, activation: str = "relu", scaling: str = "none",
+    ple_bins: int = 16,
 ) -> None:
     """Check ``build_mlp``'s options without importing TensorFlow (the config schema calls this)."""
     if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence) or not hidden_units:
@@ -28,6 +29,8 @@ def check_params(
         raise _error(f"model.activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     if scaling not in SCALINGS:
         raise _error(f"model.scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
+    if isinstance(ple_bins, bool) or not isinstance(ple_bins, int) or ple_bins < 1:
+        raise _error(f"model.ple_bins must be an integer >= 1, got {ple_bins!r}")
 
 
 def _error(message: str) -> Exception:
@@ -44,6 +47,7 @@ def build_mlp(
     activation: str = "relu",
     listwise: bool = False,
     scaling: str = "none",
+    ple_bins: int = 16,
 ):
     """A feed-forward matcher whose last layer is a sigmoid probability.
 
@@ -52,19 +56,21 @@ def build_mlp(
     axis, so the same weights score every candidate and the output is
     (lists, list_size): the shape a ranking loss expects.
 
-    ``scaling`` (``none``, ``standard`` or ``rank``) puts a scaling layer first, so the model
-    predicts on raw features; adapt it on the training features before training
-    (``lossmatch.scaling.adapt_scaling``).
+    ``scaling`` (``none``, ``standard``, ``rank`` or ``ple``, a piecewise-linear encoding of
+    ``ple_bins`` bins per feature) puts a scaling layer first, so the model predicts on raw
+    features; adapt it on the training features before training (``lossmatch.scaling.adapt_scaling``).
     """
     if n_features < 1:
         raise ValueError(f"build_mlp: n_features must be >= 1, got {n_features}")
-    check_params(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling)
+    check_params(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling,
+                 ple_bins=ple_bins)
     from lossmatch.runtime import import_keras
 
     keras = import_keras()
-    from lossmatch.scaling import scaling_layer, with_scaling
+    from lossmatch.scaling import scaled_width, scaling_layer, with_scaling
 
-    shape = (None, n_features) if listwise else (n_features,)
+    width = scaled_width(scaling, n_features, ple_bins)
+    shape = (None, width) if listwise else (width,)
     inputs = keras.Input(shape=shape, name="features")
     x = inputs
     for i, units in enumerate(hidden_units):
@@ -73,7 +79,8 @@ def build_mlp(
             x = keras.layers.Dropout(float(dropout), name=f"dropout_{i}")(x)
     x = keras.layers.Dense(1, activation="sigmoid", name="match_probability")(x)
     outputs = keras.layers.Reshape((-1,) if listwise else (1,), name="probability")(x)
-    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_mlp"), scaling_layer(scaling))
+    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_mlp"), scaling_layer(scaling, ple_bins=ple_bins),
+                        n_features=n_features)
 
 
 # The config schema finds a builder's TensorFlow-free checks here.

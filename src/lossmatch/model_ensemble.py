@@ -26,7 +26,7 @@ MEMBER_KINDS = ("mlp", "attribute")
 
 def check_params(
     *, members: int = 5, member: str = "mlp", hidden_units: Sequence[int] = (64, 32), dropout: float = 0.1,
-    activation: str = "relu", attribute_units: int = 8, scaling: str = "rank",
+    activation: str = "relu", attribute_units: int = 8, scaling: str = "rank", ple_bins: int = 16,
 ) -> None:
     """Check ``build_ensemble``'s options without importing TensorFlow (the config schema calls this)."""
     from lossmatch.errors import InputError
@@ -38,7 +38,7 @@ def check_params(
         raise InputError(f"model.member must be one of {', '.join(MEMBER_KINDS)}, got {member!r}")
     if isinstance(attribute_units, bool) or not isinstance(attribute_units, int) or attribute_units < 1:
         raise InputError(f"model.attribute_units must be an integer >= 1, got {attribute_units!r}")
-    check_mlp(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling)
+    check_mlp(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling, ple_bins=ple_bins)
 
 
 def build_ensemble(
@@ -52,6 +52,7 @@ def build_ensemble(
     activation: str = "relu",
     attribute_units: int = 8,
     scaling: str = "rank",
+    ple_bins: int = 16,
 ):
     """``members`` networks of kind ``member`` (``mlp``: :func:`lossmatch.model.build_mlp`,
     ``attribute``: :func:`lossmatch.model_attribute.build_attribute_model`) behind one scaling
@@ -62,29 +63,33 @@ def build_ensemble(
             features by map key).
         members: K, how many networks.
         hidden_units, dropout, activation, attribute_units: each member's shape.
-        scaling: ``rank``, ``standard`` or ``none``, shared by the members; adapt it before training.
+        scaling: ``rank``, ``standard``, ``ple`` (``ple_bins`` bins per feature) or ``none``,
+            shared by the members; adapt it before training.
     """
     if n_features < 1:
         raise ValueError(f"build_ensemble: n_features must be >= 1, got {n_features}")
     check_params(members=members, member=member, hidden_units=hidden_units, dropout=dropout, activation=activation,
-                 attribute_units=attribute_units, scaling=scaling)
+                 attribute_units=attribute_units, scaling=scaling, ple_bins=ple_bins)
     from lossmatch.runtime import import_keras
 
     keras = import_keras()
     from lossmatch.model import build_mlp
-    from lossmatch.scaling import scaling_layer, with_scaling
+    from lossmatch.scaling import encoded_feature_names, scaled_width, scaling_layer, with_scaling
 
-    inputs = keras.Input(shape=(n_features,), name="features")
+    # The members sit after the scaling: they take its output (wider than the features under ple).
+    width = scaled_width(scaling, n_features, ple_bins)
+    inputs = keras.Input(shape=(width,), name="features")
     outputs = []
     for k in range(int(members)):
         if member == "mlp":
-            net = build_mlp(n_features, hidden_units=hidden_units, dropout=dropout, activation=activation)
+            net = build_mlp(width, hidden_units=hidden_units, dropout=dropout, activation=activation)
         else:
             from lossmatch.model_attribute import build_attribute_model
 
             if feature_names is None:
                 raise ValueError("build_ensemble: member=attribute needs feature_names")
-            net = build_attribute_model(n_features, feature_names=feature_names, attribute_units=attribute_units,
+            net = build_attribute_model(width, feature_names=encoded_feature_names(feature_names, scaling, ple_bins),
+                                        attribute_units=attribute_units,
                                         hidden_units=hidden_units, dropout=dropout, activation=activation,
                                         scaling="none")
         # A fresh functional model over the same layers, named so that members can sit side by side.
@@ -92,7 +97,7 @@ def build_ensemble(
         outputs.append(keras.layers.Reshape((1,), name=f"member_{k}_probability")(net(inputs)))
     average = keras.layers.Average(name=AVERAGE_LAYER)(outputs) if len(outputs) > 1 else outputs[0]
     network = keras.Model(inputs, average, name="lossmatch_ensemble")
-    return with_scaling(network, scaling_layer(scaling))
+    return with_scaling(network, scaling_layer(scaling, ple_bins=ple_bins), n_features=n_features)
 
 
 build_ensemble.check_params = check_params
