@@ -90,7 +90,7 @@ def test_ple_ensemble_takes_raw_features_and_reloads(tmp_path, member):
     rng = np.random.default_rng(2)
     X = rng.random((32, 3)).astype("float32")
     model = build_ensemble(3, feature_names=["a~a:x", "a~a:y", "b~b:z"], members=2, member=member,
-                           hidden_units=(4,), scaling="ple", ple_bins=5)
+                           hidden_units=(4,), scaling="ple", ple_bins=5, ple_units=2 if member == "mlp" else 0)
     assert adapt_scaling(model, X) == 1
     scaling, network = split_scaling(model)
     # The model takes the 3 raw features; its members take 3 x 5 encoded values.
@@ -102,6 +102,38 @@ def test_ple_ensemble_takes_raw_features_and_reloads(tmp_path, member):
     reloaded = keras.saving.load_model(tmp_path / "m.keras")
     assert reloaded.get_layer("scaling").n_bins == 5
     np.testing.assert_allclose(reloaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
+
+
+def test_ple_embedding_maps_each_feature_on_its_own(tmp_path):
+    X = np.array([[0, 0], [1, 0], [2, 0], [3, 1], [4, 1]], dtype="float32")
+    model = build_mlp(2, hidden_units=(3,), scaling="ple", ple_bins=2, ple_units=1)
+    adapt_scaling(model, X)
+    _, network = split_scaling(model)
+    embed = keras.Model(network.input, network.get_layer("feature_embeddings").output)
+    layer = network.get_layer("feature_embedding")
+    kernel, bias = layer.get_weights()
+    # One (bins x units) = (2 x 1) matrix per feature.
+    assert kernel.shape == (2, 2, 1) and bias.shape == (2, 1)
+    layer.set_weights([np.stack([np.ones((2, 1)), -np.ones((2, 1))]).astype("float32"), np.zeros((2, 1), "float32")])
+    # Encodings (see test_piecewise_linear_encoding_by_hand): x=(1, 0) -> (1/2, 0 | 1, 0), x=(3, 0.5) ->
+    # (1, 1/2 | 1, 1/2). Feature 0 sums its own bins: 1/2 and 3/2; feature 1 negates its sum, and the
+    # ReLU takes it to 0. A layer that mixed features would not give 0 there.
+    scaled = model.get_layer("scaling")(np.array([[1.0, 0.0], [3.0, 0.5]]))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(embed(scaled)), [[0.5, 0.0], [1.5, 0.0]], atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    import lossmatch.losses  # noqa: F401
+
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(X, verbose=0),
+                               model.predict(X, verbose=0), rtol=1e-6)
+
+
+def test_ple_units_need_ple_and_mlp_members():
+    with pytest.raises(InputError, match="needs model.scaling=ple"):
+        build_ensemble.check_params(scaling="rank", ple_units=4)
+    with pytest.raises(InputError, match="member=mlp"):
+        build_ensemble.check_params(member="attribute", scaling="ple", ple_units=4)
+    with pytest.raises(InputError, match="model.ple_units"):
+        build_mlp.check_params(scaling="ple", ple_units=-1)
 
 
 def test_network_after_the_scaling_shares_the_weights():

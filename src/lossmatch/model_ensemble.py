@@ -27,6 +27,7 @@ MEMBER_KINDS = ("mlp", "attribute")
 def check_params(
     *, members: int = 5, member: str = "mlp", hidden_units: Sequence[int] = (64, 32), dropout: float = 0.1,
     activation: str = "relu", attribute_units: int = 8, scaling: str = "rank", ple_bins: int = 16,
+    ple_units: int = 0,
 ) -> None:
     """Check ``build_ensemble``'s options without importing TensorFlow (the config schema calls this)."""
     from lossmatch.errors import InputError
@@ -38,7 +39,11 @@ def check_params(
         raise InputError(f"model.member must be one of {', '.join(MEMBER_KINDS)}, got {member!r}")
     if isinstance(attribute_units, bool) or not isinstance(attribute_units, int) or attribute_units < 1:
         raise InputError(f"model.attribute_units must be an integer >= 1, got {attribute_units!r}")
-    check_mlp(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling, ple_bins=ple_bins)
+    if ple_units and member != "mlp":
+        raise InputError(f"model.ple_units={ple_units} (a per-feature embedding) is for member=mlp; "
+                         f"member={member} embeds each attribute's bins itself, set model.ple_units=0")
+    check_mlp(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling, ple_bins=ple_bins,
+              ple_units=ple_units)
 
 
 def build_ensemble(
@@ -53,6 +58,7 @@ def build_ensemble(
     attribute_units: int = 8,
     scaling: str = "rank",
     ple_bins: int = 16,
+    ple_units: int = 0,
 ):
     """``members`` networks of kind ``member`` (``mlp``: :func:`lossmatch.model.build_mlp`,
     ``attribute``: :func:`lossmatch.model_attribute.build_attribute_model`) behind one scaling
@@ -65,15 +71,17 @@ def build_ensemble(
         hidden_units, dropout, activation, attribute_units: each member's shape.
         scaling: ``rank``, ``standard``, ``ple`` (``ple_bins`` bins per feature) or ``none``,
             shared by the members; adapt it before training.
+        ple_units: with ``ple``, each member first embeds each feature's bins in this many
+            values (a linear layer per feature and a ReLU; 0: none).
     """
     if n_features < 1:
         raise ValueError(f"build_ensemble: n_features must be >= 1, got {n_features}")
     check_params(members=members, member=member, hidden_units=hidden_units, dropout=dropout, activation=activation,
-                 attribute_units=attribute_units, scaling=scaling, ple_bins=ple_bins)
+                 attribute_units=attribute_units, scaling=scaling, ple_bins=ple_bins, ple_units=ple_units)
     from lossmatch.runtime import import_keras
 
     keras = import_keras()
-    from lossmatch.model import build_mlp
+    from lossmatch.model import build_network
     from lossmatch.scaling import encoded_feature_names, scaled_width, scaling_layer, with_scaling
 
     # The members sit after the scaling: they take its output (wider than the features under ple).
@@ -82,7 +90,8 @@ def build_ensemble(
     outputs = []
     for k in range(int(members)):
         if member == "mlp":
-            net = build_mlp(width, hidden_units=hidden_units, dropout=dropout, activation=activation)
+            net = build_network(n_features, hidden_units=hidden_units, dropout=dropout, activation=activation,
+                                feature_bins=width // n_features, feature_units=ple_units)
         else:
             from lossmatch.model_attribute import build_attribute_model
 
