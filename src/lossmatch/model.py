@@ -74,7 +74,7 @@ def build_mlp(
                  ple_bins=ple_bins, ple_units=ple_units)
     from lossmatch.runtime import import_keras
 
-    keras = import_keras()
+    import_keras()  # configures Keras before lossmatch.scaling imports it
     from lossmatch.scaling import scaling_layer, with_scaling
 
     network = build_network(n_features, hidden_units=hidden_units, dropout=dropout, activation=activation,
