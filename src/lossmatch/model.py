@@ -29,13 +29,17 @@ def check_params(
         raise _error(f"model.activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     if scaling not in SCALINGS:
         raise _error(f"model.scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
-    if isinstance(ple_bins, bool) or not isinstance(ple_bins, int) or ple_bins < 1:
-        raise _error(f"model.ple_bins must be an integer >= 1, got {ple_bins!r}")
-    if isinstance(ple_units, bool) or not isinstance(ple_units, int) or ple_units < 0:
-        raise _error(f"model.ple_units must be an integer >= 0 (0: no per-feature embedding), got {ple_units!r}")
+    check_integer("model.ple_bins", ple_bins, 1)
+    check_integer("model.ple_units", ple_units, 0, " (0: no per-feature embedding)")
     if ple_units and scaling != "ple":
         raise _error(f"model.ple_units={ple_units} embeds each feature's bins: it needs model.scaling=ple, "
                      f"got model.scaling={scaling}")
+
+
+def check_integer(key: str, value, minimum: int, note: str = "") -> None:
+    """InputError unless ``value`` is an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _error(f"{key} must be an integer >= {minimum}{note}, got {value!r}")
 
 
 def _error(message: str) -> Exception:

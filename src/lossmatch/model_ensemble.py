@@ -31,14 +31,13 @@ def check_params(
 ) -> None:
     """Check ``build_ensemble``'s options without importing TensorFlow (the config schema calls this)."""
     from lossmatch.errors import InputError
+    from lossmatch.model import check_integer
     from lossmatch.model import check_params as check_mlp
 
-    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
-        raise InputError(f"model.members must be an integer >= 1, got {members!r}")
+    check_integer("model.members", members, 1)
     if member not in MEMBER_KINDS:
         raise InputError(f"model.member must be one of {', '.join(MEMBER_KINDS)}, got {member!r}")
-    if isinstance(attribute_units, bool) or not isinstance(attribute_units, int) or attribute_units < 1:
-        raise InputError(f"model.attribute_units must be an integer >= 1, got {attribute_units!r}")
+    check_integer("model.attribute_units", attribute_units, 1)
     if ple_units and member != "mlp":
         raise InputError(f"model.ple_units={ple_units} (a per-feature embedding) is for member=mlp; "
                          f"member={member} embeds each attribute's bins itself, set model.ple_units=0")
