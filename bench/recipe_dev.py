@@ -112,7 +112,8 @@ def main(argv=None) -> int:
                 config = compose([*base, f"data.path={directory}", f"seed={seed}", "trainer.verbose=0", *overrides])
                 started = time.perf_counter()
                 fitted = fit(config, training, splits)
-                evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size)
+                evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size,
+                                      threshold_rule=config.threshold_rule)
                 seconds = time.perf_counter() - started
                 m = evaluation.metrics
                 row = {"set": name, "variant": variant, "seed": seed, "val_pr_auc": m["val"]["pr_auc"],
