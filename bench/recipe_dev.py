@@ -4,9 +4,11 @@ For each DeepMatcher-format directory the prepare and features stages run once (
 are cached under ``--cache``); then every variant (a list of Hydra overrides on top of
 ``experiment=benchmark``) is trained and evaluated with ``lossmatch.stages.fit`` and
 ``lossmatch.stages.evaluate`` for each seed, without MLflow. One line per run: validation PR-AUC
-and F1, test precision / recall / F1, steps, seconds; then mean and sd per set and variant. The
+F1 at the run's cut and at the maximum-F1 cut, the half-split estimate (:func:`half_split_f1`),
+test precision / recall / F1, steps, seconds; then mean and sd per set and variant. The
 validation and test probabilities of every run are saved (``--out``) to study thresholds and
-seed averages afterwards without training again. Test figures are printed, never used to choose.
+seed averages afterwards without training again. Test figures are printed, never used to
+choose; ``--hide-test`` leaves them out of what is printed (still saved), to compare variants blind.
 
     python bench/recipe_dev.py DIR [DIR ...] --variants '{"base": [], "ens": ["model=ensemble"]}'
         [--seeds 1,2,3,4,5] [--out /tmp/recipe] [--cache /tmp/recipe/cache]
@@ -28,6 +30,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+
+def half_split_f1(y, p, rule: str = "max_f1", *, repeats: int = 10, seed: int = 0) -> float:
+    """F1 of a threshold ``rule`` chosen on one half of the validation pairs and scored on the
+    other half (stratified, both ways, ``repeats`` random splits): how well a cut chosen on
+    validation carries to unseen pairs, which the F1 at validation's own best cut overstates."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from lossmatch.metrics import choose_threshold
+    from lossmatch.metrics import evaluate as score
+
+    y, p = np.asarray(y).ravel(), np.asarray(p).ravel()
+    scores = []
+    for repeat in range(repeats):
+        for chosen, scored in StratifiedKFold(2, shuffle=True, random_state=seed + repeat).split(p, y):
+            cut = choose_threshold(y[chosen], p[chosen], rule)
+            scores.append(score(y[scored], p[scored], cut)["f1"])
+    return float(np.mean(scores))
 
 
 def compose(overrides: list[str]):
@@ -68,8 +88,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--out", default="/tmp/recipe_dev")
     parser.add_argument("--cache", default=None)
+    parser.add_argument("--hide-test", action="store_true", help="print validation figures only")
     args = parser.parse_args(argv)
 
+    from lossmatch.metrics import best_f1_threshold
+    from lossmatch.metrics import evaluate as score
     from lossmatch.stages.evaluate import evaluate
     from lossmatch.stages.fit import fit
 
@@ -89,11 +112,18 @@ def main(argv=None) -> int:
                 config = compose([*base, f"data.path={directory}", f"seed={seed}", "trainer.verbose=0", *overrides])
                 started = time.perf_counter()
                 fitted = fit(config, training, splits)
-                evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size)
+                evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size,
+                                      threshold_rule=config.threshold_rule)
                 seconds = time.perf_counter() - started
                 m = evaluation.metrics
                 row = {"set": name, "variant": variant, "seed": seed, "val_pr_auc": m["val"]["pr_auc"],
-                       "val_f1": m["val"]["f1"], "test_precision": m["test"]["precision"],
+                       "val_f1": m["val"]["f1"],
+                       "val_best_f1": score(splits["val"].y, evaluation.probabilities["val"],
+                                            best_f1_threshold(splits["val"].y, evaluation.probabilities["val"]))["f1"],
+                       "val_half_f1": half_split_f1(splits["val"].y, evaluation.probabilities["val"]),
+                       "val_half_rule_f1": half_split_f1(splits["val"].y, evaluation.probabilities["val"],
+                                                         config.threshold_rule),
+                       "test_precision": m["test"]["precision"],
                        "test_recall": m["test"]["recall"], "test_f1": m["test"]["f1"],
                        "best_step": fitted.result.best_step, "steps": fitted.result.steps_run,
                        "batch": fitted.result.batch_size, "seconds": seconds}
@@ -101,14 +131,21 @@ def main(argv=None) -> int:
                 np.savez(out / f"{name}__{variant}__{seed}.npz", val=evaluation.probabilities["val"],
                          test=evaluation.probabilities["test"], y_val=splits["val"].y, y_test=splits["test"].y,
                          train=evaluation.probabilities["train"], y_train=splits["train"].y)
-                print(f"  {variant:14s} seed {seed}: val AP {row['val_pr_auc']:.3f} F1 {row['val_f1']:.3f}  "
-                      f"test F1 {row['test_f1']:.3f} P {row['test_precision']:.3f} R {row['test_recall']:.3f}  "
+                test = ("" if args.hide_test else f"test F1 {row['test_f1']:.3f} P {row['test_precision']:.3f} "
+                        f"R {row['test_recall']:.3f}  ")
+                print(f"  {variant:14s} seed {seed}: val AP {row['val_pr_auc']:.3f} F1 {row['val_f1']:.3f} "
+                      f"max-F1 {row['val_best_f1']:.3f} half {row['val_half_f1']:.3f} "
+                      f"({config.threshold_rule} {row['val_half_rule_f1']:.3f})  {test}"
                       f"step {row['best_step']}/{row['steps']} (batch {row['batch']})  {seconds:.1f} s", flush=True)
     table = pd.DataFrame(rows)
     table.to_csv(out / f"runs-{int(time.time())}.csv", index=False)
     summary = table.groupby(["set", "variant"], sort=False).agg(
-        val_ap=("val_pr_auc", "mean"), val_f1=("val_f1", "mean"), test_f1=("test_f1", "mean"),
-        test_f1_sd=("test_f1", "std"), seconds=("seconds", "mean"), runs=("seed", "count"))
+        val_ap=("val_pr_auc", "mean"), val_f1=("val_f1", "mean"), val_best_f1=("val_best_f1", "mean"),
+        val_half_f1=("val_half_f1", "mean"), val_half_rule_f1=("val_half_rule_f1", "mean"),
+        test_f1=("test_f1", "mean"), test_f1_sd=("test_f1", "std"), seconds=("seconds", "mean"),
+        runs=("seed", "count"))
+    if args.hide_test:
+        summary = summary.drop(columns=["test_f1", "test_f1_sd"])
     print(summary.round(4).to_string())
     return 0
 

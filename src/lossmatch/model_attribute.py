@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from lossmatch.scaling import scaling_layer, with_scaling
+from lossmatch.scaling import encoded_feature_names, scaled_width, scaling_layer, with_scaling
 
 __all__ = ["attribute_groups", "build_attribute_model"]
 
@@ -61,6 +61,7 @@ def build_attribute_model(
     dropout: float = 0.1,
     activation: str = "relu",
     scaling: str = "rank",
+    ple_bins: int = 16,
 ) -> keras.Model:
     """Per-attribute embeddings of the similarity features, merged by an MLP into a match probability.
 
@@ -69,7 +70,8 @@ def build_attribute_model(
         feature_names: ``SimilarityMap.feature_names``; features are grouped by map key.
         attribute_units: width of each attribute's embedding.
         hidden_units, dropout, activation: the MLP over the concatenated embeddings.
-        scaling: ``rank`` (quantile), ``standard`` or ``none``; adapt it before training.
+        scaling: ``rank`` (quantile), ``standard``, ``ple`` (``ple_bins`` bins per feature, each
+            attribute's embedding then sees its features' bins) or ``none``; adapt it before training.
     """
     if n_features < 1:
         raise ValueError(f"build_attribute_model: n_features must be >= 1, got {n_features}")
@@ -80,10 +82,10 @@ def build_attribute_model(
                          f"{list(hidden_units)}")
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
-    inputs = keras.Input(shape=(n_features,), name="features")
+    inputs = keras.Input(shape=(scaled_width(scaling, n_features, ple_bins),), name="features")
     x = inputs
     embeddings = []
-    for i, positions in enumerate(attribute_groups(feature_names).values()):
+    for i, positions in enumerate(attribute_groups(encoded_feature_names(feature_names, scaling, ple_bins)).values()):
         part = _Take(positions, name=f"take_{i}")(x)
         embeddings.append(keras.layers.Dense(int(attribute_units), activation=activation,
                                              name=f"attribute_{i}")(part))
@@ -93,4 +95,5 @@ def build_attribute_model(
         if dropout:
             x = keras.layers.Dropout(float(dropout), name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
-    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_attribute_model"), scaling_layer(scaling))
+    return with_scaling(keras.Model(inputs, outputs, name="lossmatch_attribute_model"),
+                        scaling_layer(scaling, ple_bins=ple_bins), n_features=n_features)

@@ -26,19 +26,23 @@ MEMBER_KINDS = ("mlp", "attribute")
 
 def check_params(
     *, members: int = 5, member: str = "mlp", hidden_units: Sequence[int] = (64, 32), dropout: float = 0.1,
-    activation: str = "relu", attribute_units: int = 8, scaling: str = "rank",
+    activation: str = "relu", attribute_units: int = 8, scaling: str = "rank", ple_bins: int = 16,
+    ple_units: int = 0,
 ) -> None:
     """Check ``build_ensemble``'s options without importing TensorFlow (the config schema calls this)."""
     from lossmatch.errors import InputError
+    from lossmatch.model import check_integer
     from lossmatch.model import check_params as check_mlp
 
-    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
-        raise InputError(f"model.members must be an integer >= 1, got {members!r}")
+    check_integer("model.members", members, 1)
     if member not in MEMBER_KINDS:
         raise InputError(f"model.member must be one of {', '.join(MEMBER_KINDS)}, got {member!r}")
-    if isinstance(attribute_units, bool) or not isinstance(attribute_units, int) or attribute_units < 1:
-        raise InputError(f"model.attribute_units must be an integer >= 1, got {attribute_units!r}")
-    check_mlp(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling)
+    check_integer("model.attribute_units", attribute_units, 1)
+    if ple_units and member != "mlp":
+        raise InputError(f"model.ple_units={ple_units} (a per-feature embedding) is for member=mlp; "
+                         f"member={member} embeds each attribute's bins itself, set model.ple_units=0")
+    check_mlp(hidden_units=hidden_units, dropout=dropout, activation=activation, scaling=scaling, ple_bins=ple_bins,
+              ple_units=ple_units)
 
 
 def build_ensemble(
@@ -52,6 +56,8 @@ def build_ensemble(
     activation: str = "relu",
     attribute_units: int = 8,
     scaling: str = "rank",
+    ple_bins: int = 16,
+    ple_units: int = 0,
 ):
     """``members`` networks of kind ``member`` (``mlp``: :func:`lossmatch.model.build_mlp`,
     ``attribute``: :func:`lossmatch.model_attribute.build_attribute_model`) behind one scaling
@@ -62,29 +68,36 @@ def build_ensemble(
             features by map key).
         members: K, how many networks.
         hidden_units, dropout, activation, attribute_units: each member's shape.
-        scaling: ``rank``, ``standard`` or ``none``, shared by the members; adapt it before training.
+        scaling: ``rank``, ``standard``, ``ple`` (``ple_bins`` bins per feature) or ``none``,
+            shared by the members; adapt it before training.
+        ple_units: with ``ple``, each member first embeds each feature's bins in this many
+            values (a linear layer per feature and a ReLU; 0: none).
     """
     if n_features < 1:
         raise ValueError(f"build_ensemble: n_features must be >= 1, got {n_features}")
     check_params(members=members, member=member, hidden_units=hidden_units, dropout=dropout, activation=activation,
-                 attribute_units=attribute_units, scaling=scaling)
+                 attribute_units=attribute_units, scaling=scaling, ple_bins=ple_bins, ple_units=ple_units)
     from lossmatch.runtime import import_keras
 
     keras = import_keras()
-    from lossmatch.model import build_mlp
-    from lossmatch.scaling import scaling_layer, with_scaling
+    from lossmatch.model import build_network
+    from lossmatch.scaling import encoded_feature_names, scaled_width, scaling_layer, with_scaling
 
-    inputs = keras.Input(shape=(n_features,), name="features")
+    # The members sit after the scaling: they take its output (wider than the features under ple).
+    width = scaled_width(scaling, n_features, ple_bins)
+    inputs = keras.Input(shape=(width,), name="features")
     outputs = []
     for k in range(int(members)):
         if member == "mlp":
-            net = build_mlp(n_features, hidden_units=hidden_units, dropout=dropout, activation=activation)
+            net = build_network(n_features, hidden_units=hidden_units, dropout=dropout, activation=activation,
+                                feature_bins=width // n_features, feature_units=ple_units)
         else:
             from lossmatch.model_attribute import build_attribute_model
 
             if feature_names is None:
                 raise ValueError("build_ensemble: member=attribute needs feature_names")
-            net = build_attribute_model(n_features, feature_names=feature_names, attribute_units=attribute_units,
+            net = build_attribute_model(width, feature_names=encoded_feature_names(feature_names, scaling, ple_bins),
+                                        attribute_units=attribute_units,
                                         hidden_units=hidden_units, dropout=dropout, activation=activation,
                                         scaling="none")
         # A fresh functional model over the same layers, named so that members can sit side by side.
@@ -92,7 +105,7 @@ def build_ensemble(
         outputs.append(keras.layers.Reshape((1,), name=f"member_{k}_probability")(net(inputs)))
     average = keras.layers.Average(name=AVERAGE_LAYER)(outputs) if len(outputs) > 1 else outputs[0]
     network = keras.Model(inputs, average, name="lossmatch_ensemble")
-    return with_scaling(network, scaling_layer(scaling))
+    return with_scaling(network, scaling_layer(scaling, ple_bins=ple_bins), n_features=n_features)
 
 
 build_ensemble.check_params = check_params
