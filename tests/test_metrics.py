@@ -207,3 +207,40 @@ def test_epoch_figures_equal_the_three_functions_exactly(case):
     want_ap = pr_auc(y, p.astype(np.float32), missed_matches=missed)
     assert got["pr_auc"] == want_ap or (np.isnan(want_ap) and np.isnan(got["pr_auc"]))
     assert got["f1"] == evaluate(y, p.astype(np.float32), threshold, missed_matches=missed)["f1"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_epoch_figures_cut_is_f1_optimal_by_brute_force(seed):
+    """Independently of the threshold functions it shares code with: on overlapping scores, F1
+    counted at every distinct cut (2tp / (2tp + fp + fn), missed matches as false negatives)
+    peaks at epoch_figures' f1, its threshold predicts exactly the pairs at or above that best
+    cut (halfway to the next lower score), and its pr_auc is scikit-learn's average precision."""
+    from sklearn.metrics import average_precision_score
+
+    from lossmatch.metrics import epoch_figures
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 400))
+    y = (rng.random(n) < rng.uniform(0.05, 0.5)).astype(int)
+    y[0] = 1
+    p = np.round(np.clip(y * rng.uniform(0.05, 0.4) + rng.random(n), 0, 1), int(rng.integers(1, 4)))
+    missed = int(rng.integers(0, 4))
+    got = epoch_figures(y, p, missed_matches=missed)
+
+    cuts = np.unique(p)
+    f1 = np.array([2 * ((p >= c) & (y == 1)).sum() / (2 * ((p >= c) & (y == 1)).sum() + ((p >= c) & (y == 0)).sum()
+                                                       + ((p < c) & (y == 1)).sum() + missed) for c in cuts])
+    assert got["f1"] == pytest.approx(f1.max(), abs=1e-12)
+    best = cuts[np.flatnonzero(np.isclose(f1, f1.max(), rtol=0, atol=1e-12))[-1]]  # ties: the highest cut
+    below = cuts[cuts < best]
+    assert got["threshold"] == pytest.approx((best + below.max()) / 2 if below.size else best, abs=1e-12)
+    assert got["pr_auc"] == pytest.approx(average_precision_score(y, p) * y.sum() / (y.sum() + missed), abs=1e-12)
+
+
+def test_epoch_figures_without_any_match():
+    """No match among the pairs and none missed: the figures of the separate functions (threshold
+    0.5, F1 0, PR-AUC undefined), not a division by zero."""
+    from lossmatch.metrics import epoch_figures
+
+    got = epoch_figures([0, 0, 0], [0.2, 0.9, 0.4])
+    assert got["threshold"] == 0.5 and got["f1"] == 0.0 and np.isnan(got["pr_auc"])

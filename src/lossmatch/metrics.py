@@ -140,8 +140,8 @@ def epoch_figures(y_true, y_prob, *, missed_matches: int = 0) -> dict:
     return {
         "threshold": threshold,
         "pr_auc": average_precision * n_found / (n_found + missed_matches),
-        # evaluate()'s formula on the same counts.
-        "f1": float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0,
+        # evaluate()'s formula on the same counts; tp + fn >= n_found >= 1 here, so no zero division.
+        "f1": float(2 * tp / (2 * tp + fp + fn)),
     }
 
 
