@@ -244,3 +244,17 @@ def test_epoch_figures_without_any_match():
 
     got = epoch_figures([0, 0, 0], [0.2, 0.9, 0.4])
     assert got["threshold"] == 0.5 and got["f1"] == 0.0 and np.isnan(got["pr_auc"])
+
+
+def test_epoch_figures_when_the_top_scored_pair_is_not_a_match():
+    """The highest cut predicts one non-match only (precision = recall = 0: F1 0 there, not NaN).
+    y = [0, 1, 0, 1], p = [0.9, 0.8, 0.3, 0.7]. F1 = 2tp / (2tp + fp + fn) by cut:
+    0.9: tp 0 fp 1 fn 2 -> 0; 0.8: tp 1 fp 1 fn 1 -> 2/4 = 0.5; 0.7: tp 2 fp 1 fn 0 -> 4/5 = 0.8;
+    0.3: tp 2 fp 2 -> 4/6. Best at 0.7, threshold halfway to 0.3: 0.5. Average precision: recall
+    steps 1/2 at 0.8 (precision 1/2) and 1/2 at 0.7 (precision 2/3): 1/4 + 1/3 = 7/12."""
+    from lossmatch.metrics import epoch_figures
+
+    got = epoch_figures([0, 1, 0, 1], [0.9, 0.8, 0.3, 0.7])
+    assert got["threshold"] == pytest.approx(0.5)
+    assert got["f1"] == pytest.approx(0.8)
+    assert got["pr_auc"] == pytest.approx(7 / 12)
