@@ -126,12 +126,7 @@ def epoch_figures(y_true, y_prob, *, missed_matches: int = 0) -> dict:
                 "f1": evaluate(y_true, y_prob, threshold, missed_matches=missed_matches)["f1"]}
     precision, recall, thresholds = precision_recall_curve(y_true, y_prob)
     average_precision = float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
-    n_pos = n_found + int(missed_matches)
-    # As _f1_curve: recall rescaled to every true match, the final (recall 0) point dropped.
-    recall = recall[:-1] * (n_found / n_pos)
-    precision = precision[:-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    _, _, f1 = _f1_along(precision, recall, n_found, missed_matches)
     threshold = _max_f1_cut(y_prob, f1, thresholds)
     predicted = y_prob >= threshold
     tp = int(np.count_nonzero(predicted & (y_true == 1)))
@@ -186,13 +181,19 @@ def _f1_curve(y_true, y_prob, missed_matches: int):
     if n_pos == 0 or len(y_true) == 0:
         return y_true, y_prob, None, None
     precision, recall, thresholds = precision_recall_curve(y_true, y_prob)
-    # precision_recall_curve's recall is relative to the candidates; rescale it
-    # to all true matches so that the missed ones count.
-    recall = recall[:-1] * (int(y_true.sum()) / n_pos)
+    _, _, f1 = _f1_along(precision, recall, int(y_true.sum()), missed_matches)
+    return y_true, y_prob, f1, thresholds
+
+
+def _f1_along(precision, recall, n_found: int, missed_matches: int):
+    """``(precision, recall, F1)`` at each threshold of scikit-learn's precision-recall curve:
+    its final (recall 0) point dropped, and recall, relative to the candidates there, rescaled
+    to all true matches so that the ones blocking missed count."""
     precision = precision[:-1]
+    recall = recall[:-1] * (n_found / (n_found + int(missed_matches)))
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return y_true, y_prob, f1, thresholds
+    return precision, recall, f1
 
 
 def _arrays(y_true, y_prob) -> tuple[np.ndarray, np.ndarray]:
@@ -306,8 +307,5 @@ def precision_recall_f1_curve(y_true, y_prob, *, missed_matches: int = 0):
     if n_found == 0:
         return (np.empty(0),) * 4
     precision, recall, thresholds = precision_recall_curve(y_true, y_prob)
-    precision = precision[:-1]
-    recall = recall[:-1] * (n_found / (n_found + int(missed_matches)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    precision, recall, f1 = _f1_along(precision, recall, n_found, missed_matches)
     return thresholds, precision, recall, f1
