@@ -146,14 +146,7 @@ def requirements_check_skipped():
     has no switch for it, hence the patch; where a later MLflow moves the function, nothing is
     patched and the check simply runs.
     """
-    import importlib
-    from unittest import mock
-
-    with contextlib.ExitStack() as stack:
-        for module in _REQUIREMENTS_CHECKS:
-            target = importlib.import_module(module)
-            if hasattr(target, "warn_dependency_requirement_mismatches"):
-                stack.enter_context(mock.patch.object(target, "warn_dependency_requirement_mismatches", _no_check))
+    with _stood_in([(module, "warn_dependency_requirement_mismatches", _no_check) for module in _REQUIREMENTS_CHECKS]):
         yield
 
 
@@ -172,18 +165,27 @@ def serving_validation_skipped():
     ``pyfunc.save_model`` refuses it as an unknown argument, hence the patch; where a later
     MLflow moves the function, nothing is patched and the validation simply runs.
     """
-    import importlib
-    from unittest import mock
-
-    utils = importlib.import_module("mlflow.models.utils")
-    with contextlib.ExitStack() as stack:
-        if hasattr(utils, "_validate_serving_input"):
-            stack.enter_context(mock.patch.object(utils, "_validate_serving_input", _no_validation))
+    with _stood_in([("mlflow.models.utils", "_validate_serving_input", _no_validation)]):
         yield
 
 
 def _no_validation(model_uri, serving_input) -> None:
     return None
+
+
+@contextlib.contextmanager
+def _stood_in(targets):
+    """``(module, function name, stand-in)``: each function replaced while the block runs, where
+    the module still has it (a later MLflow that moves it is simply not patched)."""
+    import importlib
+    from unittest import mock
+
+    with contextlib.ExitStack() as stack:
+        for module, name, stand_in in targets:
+            target = importlib.import_module(module)
+            if hasattr(target, name):
+                stack.enter_context(mock.patch.object(target, name, stand_in))
+        yield
 
 
 _REQUIREMENTS = ("tensorflow", "keras", "mlflow", "pandas", "numpy", "rapidfuzz", "scikit-learn", "scipy",
