@@ -258,3 +258,30 @@ def test_bad_trainer_and_ensemble_settings_are_one_line_input_errors(overrides, 
         validate(compose_cfg(overrides))
     message = str(info.value)
     assert "\n" not in message and all(w in message for w in words), message
+
+
+def test_the_training_step_is_traced_once_with_the_weights_of_keras_own_lazy_build(training, monkeypatch):
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+    import lossmatch.training as training_module
+
+    traces = []
+    step = TensorFlowTrainer.train_step
+    monkeypatch.setattr(TensorFlowTrainer, "train_step", lambda self, data: traces.append(1) or step(self, data))
+    train, val = _task(200, 6), _task(100, 7)
+
+    def weights_after_fit():
+        traces.clear()
+        keras.utils.set_random_seed(3)
+        model = build_mlp(3, hidden_units=[4], dropout=0.1)
+        training.fit(model, bce_loss(), train, val, max_steps=40, validation_every_steps=20, steps_per_execution=5,
+                     seed=3)
+        return model.get_weights(), len(traces)
+
+    built, built_traces = weights_after_fit()
+    # Keras left to make Adam's slots inside the first step: the step is traced twice.
+    monkeypatch.setattr(training_module, "_build_optimizer", lambda optimizer, variables: None)
+    lazy, lazy_traces = weights_after_fit()
+    assert (built_traces, lazy_traces) == (1, 2)
+    for a, b in zip(built, lazy, strict=True):
+        np.testing.assert_array_equal(a, b)

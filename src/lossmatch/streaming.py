@@ -80,6 +80,7 @@ def fit_streamed(config, training, splits: Mapping[str, StreamedSplit], callback
     from lossmatch.stages.fit import Fitted, build_loss, build_model, keras_verbose
     from lossmatch.training import (
         FitResult,
+        _build_optimizer,
         _initial_class_weight,
         _merge_history,
         _non_finite_guard,
@@ -97,6 +98,7 @@ def fit_streamed(config, training, splits: Mapping[str, StreamedSplit], callback
     optimizer = keras.optimizers.Adam(tr.learning_rate)
     metrics = [keras.metrics.AUC(curve="PR", name="pr_auc")]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, steps_per_execution=tr.steps_per_execution)
+    _build_optimizer(optimizer, model.trainable_variables)
     # The trainer's step budget in whole passes over the file (a pass of a large file is long,
     # so the epoch is the pass): enough passes for max_steps, at most trainer.epochs; early
     # stopping (BestEpoch, as the in-memory trainer) counts min_steps and patience in steps.
