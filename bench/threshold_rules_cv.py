@@ -17,7 +17,10 @@ scored. The original ``test.csv`` files are sealed for the whole run: opening on
 :class:`TestSplitRead`.
 
     python bench/threshold_rules_cv.py DIR [DIR ...] [--repeats 5] [--rules max_f1,half_best_f1]
-        [--out /tmp/threshold_rules_cv]
+        [--out /tmp/threshold_rules_cv] [KEY=VALUE ...]
+
+A ``KEY=VALUE`` argument is a Hydra override on top of the recipe (a short budget for a quick
+look or a test); the estimate the README quotes uses none.
 
 Prints one line per training and per (set, repeat, rule), then per set and rule the mean and sd
 over repeats with the pseudo-test positives pooled over repeats, the mean over sets per rule,
@@ -83,9 +86,11 @@ def _refuse_sealed(event: str, args: tuple) -> None:
 def sealed(paths):
     """Inside the block, opening any of ``paths`` (those that exist) raises :class:`TestSplitRead`.
 
-    An audit hook (``sys.addaudithook``) sees every ``open`` of the process, pandas' and
-    TensorFlow's included, so no code path in the run can read a test split unnoticed. The
-    hook cannot be removed; it only stops refusing once the block ends.
+    An audit hook (``sys.addaudithook``) sees every file the process opens through Python
+    (``open``, ``io.open``, ``os.open``; pandas' CSV reader included), so no Python code path of
+    the run reads a test split unnoticed; readers written in C++ that open files themselves
+    (pyarrow's) are not seen, and none is used here. The hook cannot be removed; it only stops
+    refusing once the block ends.
     """
     global _hook_installed
     if not _hook_installed:
@@ -198,15 +203,16 @@ def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     return per_set, per_rule, pd.DataFrame(paired)
 
 
-def train_once(directory: Path, seed: int, cache: Path):
+def train_once(directory: Path, seed: int, cache: Path, overrides=()):
     """The recipe trained on one re-split directory as ``recipe_dev.py`` trains it: validation and test
     labels and probabilities, and the seconds it took."""
     from lossmatch.stages.evaluate import evaluate
     from lossmatch.stages.fit import fit
 
     started = time.perf_counter()
-    _, training, splits = prepared_splits(str(directory), cache, BASE)
-    config = compose([*BASE, f"data.path={directory}", f"seed={seed}", "trainer.verbose=0"])
+    base = [*BASE, *overrides]
+    _, training, splits = prepared_splits(str(directory), cache, base)
+    config = compose([*base, f"data.path={directory}", f"seed={seed}", "trainer.verbose=0"])
     fitted = fit(config, training, splits)
     evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size,
                           threshold_rule=config.threshold_rule)
@@ -218,18 +224,22 @@ def main(argv=None) -> int:
     from lossmatch.metrics import THRESHOLD_RULES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dirs", nargs="+", help="DeepMatcher-format directories (their test.csv is never read)")
+    parser.add_argument("dirs", nargs="+", help="DeepMatcher-format directories (their test.csv is never read), "
+                        "and KEY=VALUE Hydra overrides on top of the recipe")
     parser.add_argument("--repeats", type=int, default=5, help="re-splits per set, seeded 1..N")
     parser.add_argument("--rules", default=",".join(THRESHOLD_RULES), help="comma-separated threshold rules")
     parser.add_argument("--out", default="/tmp/threshold_rules_cv")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # directories and overrides before or after the options
     rules = [r for r in args.rules.split(",") if r]
     unknown = [r for r in rules if r not in THRESHOLD_RULES]
     if unknown or not rules:
         raise InputError(f"--rules: expected some of {', '.join(THRESHOLD_RULES)}, got {args.rules!r}")
     if args.repeats < 1:
         raise InputError(f"--repeats: expected at least 1, got {args.repeats}")
-    directories = [Path(d).resolve() for d in args.dirs]
+    overrides = [a for a in args.dirs if "=" in a]
+    directories = [Path(d).resolve() for d in args.dirs if "=" not in d]
+    if not directories:
+        raise InputError("threshold_rules_cv.py: expected at least one DeepMatcher directory")
     for directory in directories:
         if not directory.is_dir():
             raise InputError(f"{directory}: not a directory")
@@ -244,7 +254,7 @@ def main(argv=None) -> int:
             for repeat in range(1, args.repeats + 1):
                 parts = resplit(pool, repeat)
                 target = write_resplit(directory, pool, parts, out / "splits" / f"{name}-r{repeat}")
-                labelled, seconds = train_once(target, repeat, out / "cache")
+                labelled, seconds = train_once(target, repeat, out / "cache", overrides)
                 (y_val, p_val), (y_test, p_test) = labelled["val"], labelled["test"]
                 np.savez(out / f"{name}__r{repeat}.npz", val=p_val, test=p_test, y_val=y_val, y_test=y_test)
                 positives = int(np.sum(y_test))
