@@ -11,7 +11,11 @@ seed averages afterwards without training again. Test figures are printed, never
 choose; ``--hide-test`` leaves them out of what is printed (still saved), to compare variants blind.
 
     python bench/recipe_dev.py DIR [DIR ...] --variants '{"base": [], "ens": ["model=ensemble"]}'
-        [--seeds 1,2,3,4,5] [--out /tmp/recipe] [--cache /tmp/recipe/cache]
+        [--seeds 1,2,3,4,5] [--out /tmp/recipe] [--cache /tmp/recipe/cache] [--reference] [--hide-test]
+
+``--reference`` adds the benchmark's gradient-boosting row (``lossmatch.benchmark``) on the same
+features, scored the same way; each run's training history (loss, validation figures per epoch)
+is saved beside its probabilities.
 """
 
 from __future__ import annotations
@@ -48,6 +52,40 @@ def half_split_f1(y, p, rule: str = "max_f1", *, repeats: int = 10, seed: int = 
             cut = choose_threshold(y[chosen], p[chosen], rule)
             scores.append(score(y[scored], p[scored], cut)["f1"])
     return float(np.mean(scores))
+
+
+def validation_figures(y_val, p_val, rule: str) -> dict[str, float]:
+    """F1 at validation's own maximum-F1 cut, and the half-split estimates with the max-F1 cut and with ``rule``."""
+    from lossmatch.metrics import best_f1_threshold
+    from lossmatch.metrics import evaluate as score
+
+    return {"val_best_f1": score(y_val, p_val, best_f1_threshold(y_val, p_val))["f1"],
+            "val_half_f1": half_split_f1(y_val, p_val), "val_half_rule_f1": half_split_f1(y_val, p_val, rule)}
+
+
+def reference_run(name: str, splits, seed: int, hide_test: bool, rule: str = "half_best_f1") -> dict:
+    """The benchmark's gradient-boosting reference (``lossmatch.benchmark``) on the same cached
+    features, scored like a variant: its val F1 at the max-F1 cut it is given in the benchmark
+    table, and the half-split estimates with the max-F1 cut and with the recipe's ``rule``."""
+    from lossmatch.benchmark import reference_probabilities
+    from lossmatch.metrics import best_f1_threshold, pr_auc
+    from lossmatch.metrics import evaluate as score
+
+    started = time.perf_counter()
+    p = reference_probabilities(splits, seed=seed)
+    seconds = time.perf_counter() - started
+    y_val, y_test = splits["val"].y, splits["test"].y
+    val = score(y_val, p["val"], best_f1_threshold(y_val, p["val"]))
+    test = score(y_test, p["test"], best_f1_threshold(y_val, p["val"]))
+    row = {"set": name, "variant": "reference_hgb", "seed": seed, "val_pr_auc": pr_auc(y_val, p["val"]), "val_f1": val["f1"],
+           **validation_figures(y_val, p["val"], rule), "test_precision": test["precision"],
+           "test_recall": test["recall"], "test_f1": test["f1"], "best_step": 0, "steps": 0, "batch": 0,
+           "seconds": seconds}
+    shown = "" if hide_test else f"test F1 {row['test_f1']:.3f}  "
+    print(f"  {'reference_hgb':14s}       : val AP {row['val_pr_auc']:.3f} F1 {row['val_f1']:.3f} "
+          f"max-F1 {row['val_best_f1']:.3f} half {row['val_half_f1']:.3f} ({rule} {row['val_half_rule_f1']:.3f})  "
+          f"{shown}{seconds:.1f} s", flush=True)
+    return row
 
 
 def compose(overrides: list[str]):
@@ -89,10 +127,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="/tmp/recipe_dev")
     parser.add_argument("--cache", default=None)
     parser.add_argument("--hide-test", action="store_true", help="print validation figures only")
+    parser.add_argument("--reference", action="store_true",
+                        help="add the benchmark's gradient-boosting reference on the same features (row reference_hgb)")
     args = parser.parse_args(argv)
 
-    from lossmatch.metrics import best_f1_threshold
-    from lossmatch.metrics import evaluate as score
     from lossmatch.stages.evaluate import evaluate
     from lossmatch.stages.fit import fit
 
@@ -118,11 +156,7 @@ def main(argv=None) -> int:
                 m = evaluation.metrics
                 row = {"set": name, "variant": variant, "seed": seed, "val_pr_auc": m["val"]["pr_auc"],
                        "val_f1": m["val"]["f1"],
-                       "val_best_f1": score(splits["val"].y, evaluation.probabilities["val"],
-                                            best_f1_threshold(splits["val"].y, evaluation.probabilities["val"]))["f1"],
-                       "val_half_f1": half_split_f1(splits["val"].y, evaluation.probabilities["val"]),
-                       "val_half_rule_f1": half_split_f1(splits["val"].y, evaluation.probabilities["val"],
-                                                         config.threshold_rule),
+                       **validation_figures(splits["val"].y, evaluation.probabilities["val"], config.threshold_rule),
                        "test_precision": m["test"]["precision"],
                        "test_recall": m["test"]["recall"], "test_f1": m["test"]["f1"],
                        "best_step": fitted.result.best_step, "steps": fitted.result.steps_run,
@@ -131,12 +165,19 @@ def main(argv=None) -> int:
                 np.savez(out / f"{name}__{variant}__{seed}.npz", val=evaluation.probabilities["val"],
                          test=evaluation.probabilities["test"], y_val=splits["val"].y, y_test=splits["test"].y,
                          train=evaluation.probabilities["train"], y_train=splits["train"].y)
+                # Training loss and the validation figures after every epoch: under- or over-fitting,
+                # and where in the step budget the kept weights sit.
+                (out / f"{name}__{variant}__{seed}.history.json").write_text(json.dumps(
+                    {"epoch_steps": fitted.result.steps_run // max(fitted.result.epochs_run, 1),
+                     **{k: [float(v) for v in vals] for k, vals in fitted.result.history.items()}}))
                 test = ("" if args.hide_test else f"test F1 {row['test_f1']:.3f} P {row['test_precision']:.3f} "
                         f"R {row['test_recall']:.3f}  ")
                 print(f"  {variant:14s} seed {seed}: val AP {row['val_pr_auc']:.3f} F1 {row['val_f1']:.3f} "
                       f"max-F1 {row['val_best_f1']:.3f} half {row['val_half_f1']:.3f} "
                       f"({config.threshold_rule} {row['val_half_rule_f1']:.3f})  {test}"
                       f"step {row['best_step']}/{row['steps']} (batch {row['batch']})  {seconds:.1f} s", flush=True)
+        if args.reference:
+            rows.append(reference_run(name, splits, seeds[0], args.hide_test))
     table = pd.DataFrame(rows)
     table.to_csv(out / f"runs-{int(time.time())}.csv", index=False)
     summary = table.groupby(["set", "variant"], sort=False).agg(

@@ -22,7 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["PUBLISHED", "REFERENCE_MODEL", "SetResult", "markdown", "published", "reference_row", "run_set", "table"]
+__all__ = [
+    "PUBLISHED", "REFERENCE_MODEL", "SetResult", "markdown", "published", "reference_probabilities", "reference_row",
+    "run_set", "table",
+]
 
 # Published test F1 (%) on the official splits: Magellan and DeepMatcher (hybrid) from Mudgal et
 # al., "Deep Learning for Entity Matching: A Design Space Exploration", SIGMOD 2018; Ditto from
@@ -97,20 +100,26 @@ def reference_row(prepared, *, seed: int) -> dict:
 
     Returns ``{"val": {...}, "test": {...}, "seconds": s}`` with :func:`lossmatch.metrics.evaluate`'s figures.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     from lossmatch import metrics
     from lossmatch.stages.features import compute_features
 
     started = time.perf_counter()
     splits = compute_features(prepared)
-    model = HistGradientBoostingClassifier(**REFERENCE_PARAMS, random_state=seed)
-    model.fit(splits["train"].X, splits["train"].y.astype(int))
-    p = {s: model.predict_proba(splits[s].X)[:, 1] for s in ("val", "test")}
+    p = reference_probabilities(splits, seed=seed)
     threshold = metrics.best_f1_threshold(splits["val"].y, p["val"], missed_matches=splits["val"].missed_matches)
     figures = {s: metrics.evaluate(splits[s].y, p[s], threshold, missed_matches=splits[s].missed_matches)
                for s in ("val", "test")}
     return {**figures, "threshold": threshold, "seconds": time.perf_counter() - started}
+
+
+def reference_probabilities(splits, *, seed: int, scored: Sequence[str] = ("val", "test")) -> dict[str, np.ndarray]:
+    """The reference model (HistGradientBoosting, :data:`REFERENCE_PARAMS`) fitted on ``splits["train"]``:
+    its match probabilities on each split of ``scored``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(**REFERENCE_PARAMS, random_state=seed)
+    model.fit(splits["train"].X, splits["train"].y.astype(int))
+    return {s: model.predict_proba(splits[s].X)[:, 1] for s in scored}
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
