@@ -75,8 +75,8 @@ def reference_run(name: str, splits, seed: int, hide_test: bool, rule: str = "ha
     p = reference_probabilities(splits, seed=seed)
     seconds = time.perf_counter() - started
     y_val, y_test = splits["val"].y, splits["test"].y
-    val = score(y_val, p["val"], best_f1_threshold(y_val, p["val"]))
-    test = score(y_test, p["test"], best_f1_threshold(y_val, p["val"]))
+    cut = best_f1_threshold(y_val, p["val"])
+    val, test = score(y_val, p["val"], cut), score(y_test, p["test"], cut)
     row = {"set": name, "variant": "reference_hgb", "seed": seed, "val_pr_auc": pr_auc(y_val, p["val"]), "val_f1": val["f1"],
            **validation_figures(y_val, p["val"], rule), "test_precision": test["precision"],
            "test_recall": test["recall"], "test_f1": test["f1"], "best_step": 0, "steps": 0, "batch": 0,
@@ -86,6 +86,19 @@ def reference_run(name: str, splits, seed: int, hide_test: bool, rule: str = "ha
           f"max-F1 {row['val_best_f1']:.3f} half {row['val_half_f1']:.3f} ({rule} {row['val_half_rule_f1']:.3f})  "
           f"{shown}{seconds:.1f} s", flush=True)
     return row
+
+
+def fit_and_evaluate(config, training, splits):
+    """The pipeline's fit and evaluate stages on prepared splits, the cut by ``config.threshold_rule``:
+    ``(fitted, evaluation, seconds)``."""
+    from lossmatch.stages.evaluate import evaluate
+    from lossmatch.stages.fit import fit
+
+    started = time.perf_counter()
+    fitted = fit(config, training, splits)
+    evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size,
+                          threshold_rule=config.threshold_rule)
+    return fitted, evaluation, time.perf_counter() - started
 
 
 def compose(overrides: list[str]):
@@ -131,9 +144,6 @@ def main(argv=None) -> int:
                         help="add the benchmark's gradient-boosting reference on the same features (row reference_hgb)")
     args = parser.parse_args(argv)
 
-    from lossmatch.stages.evaluate import evaluate
-    from lossmatch.stages.fit import fit
-
     base = [o for o in args.base.split(",") if o]
     variants = json.loads(args.variants)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -148,11 +158,7 @@ def main(argv=None) -> int:
         for variant, overrides in variants.items():
             for seed in seeds:
                 config = compose([*base, f"data.path={directory}", f"seed={seed}", "trainer.verbose=0", *overrides])
-                started = time.perf_counter()
-                fitted = fit(config, training, splits)
-                evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size,
-                                      threshold_rule=config.threshold_rule)
-                seconds = time.perf_counter() - started
+                fitted, evaluation, seconds = fit_and_evaluate(config, training, splits)
                 m = evaluation.metrics
                 row = {"set": name, "variant": variant, "seed": seed, "val_pr_auc": m["val"]["pr_auc"],
                        "val_f1": m["val"]["f1"],

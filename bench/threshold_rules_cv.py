@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # recipe_dev.py, besid
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from recipe_dev import compose, prepared_splits  # noqa: E402  (sets PROJECT_ROOT and TF's log level)
+from recipe_dev import compose, fit_and_evaluate, prepared_splits  # noqa: E402  (sets PROJECT_ROOT and TF's log level)
 
 from lossmatch.data.deepmatcher import PAIR_COLUMNS, SPLIT_FILES  # noqa: E402
 from lossmatch.errors import InputError  # noqa: E402
@@ -206,16 +206,11 @@ def summarise(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
 def train_once(directory: Path, seed: int, cache: Path, overrides=()):
     """The recipe trained on one re-split directory as ``recipe_dev.py`` trains it: validation and test
     labels and probabilities, and the seconds it took."""
-    from lossmatch.stages.evaluate import evaluate
-    from lossmatch.stages.fit import fit
-
     started = time.perf_counter()
     base = [*BASE, *overrides]
     _, training, splits = prepared_splits(str(directory), cache, base)
     config = compose([*base, f"data.path={directory}", f"seed={seed}", "trainer.verbose=0"])
-    fitted = fit(config, training, splits)
-    evaluation = evaluate(fitted, training, splits, list_size=config.trainer.list_size,
-                          threshold_rule=config.threshold_rule)
+    _, evaluation, _ = fit_and_evaluate(config, training, splits)
     return ({s: (splits[s].y, evaluation.probabilities[s]) for s in ("val", "test")},
             time.perf_counter() - started)
 
