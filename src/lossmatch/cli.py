@@ -219,6 +219,9 @@ def preflight(config_dir: Path, config_name: str, overrides: list[str], *, multi
         elif o.is_discrete_sweep():
             first.append(f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}")
     cfg = compose(config_dir, config_name, first)
+    from lossmatch.config import check_mandatory
+
+    check_mandatory(cfg)
     uri = cfg.get("tracking", {}).get("uri")
     if uri:
         from lossmatch.tracking import check_store

@@ -332,12 +332,42 @@ def validate(cfg) -> RunConfig:
     return config
 
 
+def check_mandatory(cfg) -> None:
+    """Every mandatory value (``???``, e.g. data.left/right/matches of data=csv) is given.
+
+    All missing keys are named at once; left in place they would surface later as a
+    traceback from instantiation or interpolation.
+
+    Raises:
+        InputError: one line naming the missing keys.
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    tree = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    missing = sorted(_missing_keys(tree))
+    if missing:
+        given = " ".join(f"{k}=..." for k in missing)
+        what = "missing values; give them" if len(missing) > 1 else "missing value; give it"
+        raise InputError(f"{', '.join(missing)}: {what} on the command line ({given})")
+
+
+def _missing_keys(node, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is OmegaConf's ``???`` (unresolved tree; Hydra's own node skipped)."""
+    if isinstance(node, Mapping):
+        items = ((f"{prefix}{k}", v) for k, v in node.items() if not (not prefix and k == "hydra"))
+        return [key for name, value in items for key in _missing_keys(value, f"{name}.")]
+    if isinstance(node, list):
+        return [key for i, value in enumerate(node) for key in _missing_keys(value, f"{prefix}{i}.")]
+    return [prefix[:-1]] if node == "???" else []
+
+
 def _resolve(cfg) -> dict[str, Any]:
     from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig):
         return dict(cfg)
+    check_mandatory(cfg)
     try:
         return OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as exc:
