@@ -77,16 +77,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, as for train.py")
     args = parser.parse_args(argv)
 
-    from hydra import compose, initialize_config_dir
-
-    from lossmatch.cli import report_input_errors
+    from lossmatch.cli import compose, report_input_errors
     from lossmatch.config import validate
     from lossmatch.run_naming import flow
     from lossmatch.stages.prepare import prepare
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=args.overrides)
-    with report_input_errors(debug=bool(cfg.get("debug", False))):
+    debug = any(o.lstrip("+") in ("debug=true", "debug=True") for o in args.overrides)
+    with report_input_errors(debug=debug):
+        cfg = compose(ROOT / "conf", "train", args.overrides)
         started = time.perf_counter()
         config = validate(cfg)
         prepared = prepare(config)

@@ -53,3 +53,18 @@ def test_blocked_deepmatcher_reports_train_valid_completeness(tmp_path, capsys):
     # Every pair of 3 x 4 records: the 3 matches of all files are found, 1 per 4 candidates.
     assert "12 pairs, 3 of 3 matches (pair completeness 1.0000), 1 match per 4 candidates" in out
     assert "completeness   : 1.0000 on the train + valid positives of the official files" in out
+
+
+@pytest.mark.parametrize("overrides,line", [
+    (["data=nosuch"], "data=nosuch: no such option; choose one of"),
+    # deepmatcher's data.split is null: a key under it was a ConfigCompositionException traceback.
+    (["data=deepmatcher", "data.path=x", "data.split.val=2"], "data.split.val: data.split is null here; give it whole"),
+    (["data=csv", "data.left=a.csv"], "data.matches, data.right: missing values"),
+])
+def test_bad_overrides_are_one_line_and_exit_2(overrides, line, capsys):
+    main = _report_main()
+    with pytest.raises(SystemExit) as exit_info:
+        main(overrides)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"lossmatch: error: {line}"), err

@@ -61,6 +61,8 @@ BAD_VALUES = [
     # Mandatory values (???) were a MissingMandatoryValue traceback once another was given.
     (["data=csv", "data.left=a.csv"], ["data.matches, data.right: missing values", "data.right=..."]),
     (["data=deepmatcher"], ["data.path: missing value", "data.path=..."]),
+    (["data=deepmatcher", "data.path=x", "data.split.val=2"], ["data.split.val: data.split is null here", "data.split=..."]),
+    (["data.colour.name=red"], ["data.colour: unknown key", "keys of data"]),
 ]
 
 

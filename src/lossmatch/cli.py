@@ -263,14 +263,28 @@ def _compose_message(exc: Exception, config_dir: Path, config_name: str, overrid
     from lossmatch.config import closest_first
 
     text = " ".join(f"{exc} {exc.__cause__ or ''}".split())
+    option = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
+    if option and (config_dir / option.group(1)).is_dir():
+        check_group_option(config_dir, option.group(1), option.group(2))  # raises the one-line error
     missing = re.search(r"Could not override '([^']+)'.*?Key '([^']+)' is not in struct", text)
     if missing:
         full, key = missing.groups()
-        parent = full.rsplit(".", 1)[0] if "." in full else ""
         rest = [o for o in overrides if not o.lstrip("+~").startswith(full)]
         base = compose(config_dir, config_name, rest)
         from omegaconf import OmegaConf
 
+        # data.split.val where data.split is null (give it whole) or absent (data.split is the unknown key).
+        absent = object()
+        parts = full.split(".")
+        while len(parts) > 1:
+            above = ".".join(parts[:-1])
+            value = OmegaConf.select(base, above, default=absent)
+            if value is None:
+                return f"{full}: {above} is null here; give it whole ({above}=...)"
+            if value is not absent:
+                break
+            parts = parts[:-1]
+        full, key, parent = ".".join(parts), parts[-1], ".".join(parts[:-1])
         node = OmegaConf.select(base, parent) if parent else base
         known = [k for k in node.keys() if not str(k).startswith("_")] if hasattr(node, "keys") else []
         where = f"keys of {parent}" if parent else "top-level keys"
