@@ -95,3 +95,17 @@ def test_experiment_overlay_overrides_groups_and_keys(compose_cfg):
     assert cfg.tracking.experiment == "febrl4-focal"
     # Command-line keys still win over the overlay.
     assert compose_cfg(["experiment=febrl4_focal", "seed=1"]).seed == 1
+
+
+def test_the_config_check_finds_missing_data_files_before_the_job(compose_cfg, tmp_path):
+    # The CLI's preflight runs lossmatch.config.validate before Hydra starts the job: a data
+    # file that is not there is named then, not after the job's own compose and imports.
+    from lossmatch.config import validate
+    from lossmatch.errors import InputError
+
+    (tmp_path / "a.csv").write_text("id,name\n1,x\n")
+    csv = ["data=csv", f"data.left={tmp_path / 'a.csv'}", f"data.right={tmp_path / 'b.csv'}", f"data.matches={tmp_path / 'm.csv'}"]
+    with pytest.raises(InputError, match=r"^data\.right: file not found: .*b\.csv$"):
+        validate(compose_cfg(csv))
+    with pytest.raises(InputError, match=r"^data\.path: file not found: .*tableA\.csv$"):
+        validate(compose_cfg(["data=deepmatcher", f"data.path={tmp_path}"]))

@@ -524,6 +524,10 @@ def _check_data(data: Mapping) -> None:
         cause = exc.__cause__ or exc
         raise InputError(f"data: {cause}") from None
     source.validate()
+    # Missing files are found here, before Hydra starts the job (about a second sooner).
+    check_files = getattr(source, "check_files", None)
+    if check_files is not None:
+        check_files()
 
 
 def config_dir():

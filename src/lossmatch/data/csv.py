@@ -72,10 +72,13 @@ class CsvSource(DataSource):
         self.matches_id_right = matches_id_right or id_right
         self.encoding = encoding
 
+    def check_files(self) -> dict[str, Path]:
+        """The three files, resolved; an InputError names the first one missing (before any reading)."""
+        return {k: resolve_path(v, f"data.{k}") for k, v in self.paths.items()}
+
     def load(self) -> MatchingData:
         self.validate()
-        # Resolve all three paths first so a missing file fails before any reading.
-        paths = {k: resolve_path(v, f"data.{k}") for k, v in self.paths.items()}
+        paths = self.check_files()
         left = read_table(paths["left"], "data.left", id_column=self.id_left, encoding=self.encoding)
         right = read_table(paths["right"], "data.right", id_column=self.id_right, encoding=self.encoding)
         mcols = [self.matches_id_left, self.matches_id_right]

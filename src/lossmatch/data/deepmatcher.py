@@ -114,11 +114,15 @@ class DeepMatcherSource(DataSource):
             raise InputError(f"data.pairs: expected one of {', '.join(PAIRS)}, got {self.pairs!r}")
         super().validate()
 
-    def load(self) -> MatchingData:
-        self.validate()
+    def check_files(self) -> dict[str, Path]:
+        """The set's five files, resolved; an InputError names the first one missing."""
         root = resolve_path(self.path, "data.path", directory=True)
         files = {"left": "tableA.csv", "right": "tableB.csv", **SPLIT_FILES}
-        paths = {k: resolve_path(root / f, "data.path") for k, f in files.items()}
+        return {k: resolve_path(root / f, "data.path") for k, f in files.items()}
+
+    def load(self) -> MatchingData:
+        self.validate()
+        paths = self.check_files()
 
         left = read_table(paths["left"], "data.path", id_column=ID, encoding=self.encoding)
         right = read_table(paths["right"], "data.path", id_column=ID, encoding=self.encoding)

@@ -24,7 +24,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 from lossmatch.similarity.functions import ColumnValues, Similarity, register
 from lossmatch.similarity.tfidf import pair_scores, row_sizes, rowwise_dot
@@ -61,6 +60,10 @@ def _binary_vectors(vocabulary: np.ndarray, analyzer: Callable[[str], list[str]]
     """0/1 rows marking each value's set of tokens (one row per vocabulary entry)."""
     if len(vocabulary) == 0:
         return sp.csr_matrix((0, 0), dtype=np.float64)
+    # Imported here, as in tfidf.py: the config check imports this module (to know the
+    # similarity names) and answers bad input before scikit-learn's 1.4 s import.
+    from sklearn.feature_extraction.text import CountVectorizer
+
     vectorizer = CountVectorizer(analyzer=analyzer, lowercase=False, binary=True, dtype=np.float64)
     try:
         return vectorizer.fit_transform(vocabulary.tolist()).tocsr()
