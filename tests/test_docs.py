@@ -159,7 +159,15 @@ def check_command(argv: list[str], root: Path, expected_error: str | None = None
     overrides = [a for a in args if not a.startswith("-") and ("=" in a or a.startswith("~"))]
     multirun = bool({"-m", "--multirun"} & set(flags))
     if expected_error is None:
-        preflight(root / "conf", name[1], overrides, multirun=multirun)
+        try:
+            preflight(root / "conf", name[1], overrides, multirun=multirun)
+        except InputError as exc:
+            # The preflight also finds data files that are not there: a page's a.csv is a
+            # placeholder, so that one error (and only for a file the command names) is fine.
+            missing = re.fullmatch(r"data\.\w+: (?:file|directory) not found: (.+)", str(exc))
+            named = missing and any(a.endswith(Path(missing[1]).name) for a in overrides)
+            if not named:
+                raise
         return
     with pytest.raises(InputError) as caught:
         preflight(root / "conf", name[1], overrides, multirun=multirun)

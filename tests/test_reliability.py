@@ -63,6 +63,11 @@ BAD_VALUES = [
     (["data=deepmatcher"], ["data.path: missing value", "data.path=..."]),
     (["data=deepmatcher", "data.path=x", "data.split.val=2"], ["data.split.val: data.split is null here", "data.split=..."]),
     (["data.colour.name=red"], ["data.colour: unknown key", "keys of data"]),
+    # Flags after overrides, and a flag's value as its own word: Hydra's parser refused the one,
+    # the preflight read "train" as an override.
+    (["-cn", "train", "trainer.batch_size=-1"], ["trainer.batch_size", "-1"]),
+    (["-m", "hparams_search=combined_optuna", "hydra.sweeper.n_trials=abc"],
+     ["hydra.sweeper.n_trials=abc", "could not be converted to integer"]),
 ]
 
 
@@ -231,3 +236,24 @@ def test_predict_command_names_every_missing_value(tmp_path):
         "lossmatch: error: data.right, export: missing values; give them on the command line (data.right=... export=...)"
     ]
     assert not (tmp_path / "p").exists()
+
+
+def test_a_cache_folder_that_cannot_be_written_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_train([f"cache.dir={blocker / 'cache'}"], tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        f"lossmatch: error: cache.dir: {blocker} is not writable (not a directory); "
+        "choose another cache.dir, or cache.enabled=false"
+    ]
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_flags_and_their_values_are_told_from_overrides():
+    from lossmatch.cli import split_command_line
+
+    args = ["a=1", "-m", "b=2,3", "-cn", "train", "--config-dir=conf", "--experimental-rerun", "x.pickle", "c=4"]
+    assert split_command_line(args) == (
+        ["-m", "-cn", "train", "--config-dir=conf", "--experimental-rerun", "x.pickle"], ["a=1", "b=2,3", "c=4"]
+    )

@@ -45,12 +45,15 @@ def main(task: Callable, *, config_dir: str | Path, config_name: str, argv: list
         os.environ[DEBUG_ENV] = "1"
     args = [move_credentials(a) for a in args]
     signal.signal(signal.SIGTERM, _raise_terminated)
-    if not _INFO_FLAGS & set(args):
-        flags = [a for a in args if a.startswith("-")]
-        overrides = [a for a in args if not a.startswith("-")]
-        with _exit_on_input_error():
-            preflight(Path(config_dir), config_name, overrides, multirun=bool({"-m", "--multirun"} & set(flags)))
-    sys.argv = [sys.argv[0], *args]
+    flags, overrides = split_command_line(args)
+    if not _INFO_FLAGS & set(flags):
+        name = _flag_value(flags, "-cn", "--config-name") or config_name
+        # Another config folder (-cp, -cd) is Hydra's to search: the job checks its values then.
+        if not (_flag_value(flags, "-cp", "--config-path") or _flag_value(flags, "-cd", "--config-dir")):
+            with _exit_on_input_error():
+                preflight(Path(config_dir), name, overrides, multirun=bool({"-m", "--multirun"} & set(flags)))
+    # Flags first: Hydra's parser takes the overrides as one run of words (a=1 -m b=2 failed).
+    sys.argv = [sys.argv[0], *flags, *overrides]
     app = hydra.main(version_base="1.3", config_path=str(config_dir), config_name=config_name)(_job(task))
     try:
         app()
@@ -62,6 +65,36 @@ def main(task: Callable, *, config_dir: str | Path, config_name: str, argv: list
         sys.exit(EXIT_INTERRUPTED)
     finally:
         _fast_exit()
+
+
+# Hydra's flags that take the next word as their value (``-cn train``); ``--flag=value`` is one word.
+_VALUE_FLAGS = {"-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir", "--experimental-rerun",
+                "-p", "--package"}
+
+
+def split_command_line(args: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags (with their values) and the overrides, each in the order given."""
+    flags, overrides = [], []
+    words = iter(args)
+    for word in words:
+        if not word.startswith("-"):
+            overrides.append(word)
+            continue
+        flags.append(word)
+        if word in _VALUE_FLAGS:
+            value = next(words, None)
+            if value is not None:
+                flags.append(value)
+    return flags, overrides
+
+
+def _flag_value(flags: list[str], short: str, long: str) -> str | None:
+    for i, word in enumerate(flags):
+        if word in (short, long) and i + 1 < len(flags):
+            return flags[i + 1]
+        if word.startswith(f"{long}="):
+            return word.split("=", 1)[1]
+    return None
 
 
 def _fast_exit() -> None:
@@ -263,6 +296,10 @@ def _compose_message(exc: Exception, config_dir: Path, config_name: str, overrid
     from lossmatch.config import closest_first
 
     text = " ".join(f"{exc} {exc.__cause__ or ''}".split())
+    merging = re.match(r"Error merging override (\S+)", str(exc))
+    if merging and exc.__cause__ is not None:
+        # hydra.sweeper.n_trials=abc: the cause says what the typed node expected.
+        return f"{merging.group(1)}: {_first_line(exc.__cause__).split(' full_key:')[0]}"
     option = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
     if option and (config_dir / option.group(1)).is_dir():
         check_group_option(config_dir, option.group(1), option.group(2))  # raises the one-line error

@@ -6,10 +6,13 @@ use these before any heavy import.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["SPLITS", "contains_pairs", "pair_keys", "plain", "sorted_membership", "split_keys"]
+__all__ = ["SPLITS", "contains_pairs", "pair_keys", "plain", "sorted_membership", "split_keys", "writable_folder"]
 
 # The three splits of every run, in the order they are reported.
 SPLITS = ("train", "val", "test")
@@ -22,6 +25,25 @@ def plain(value):
     if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)
     return value
+
+
+def writable_folder(folder) -> Path:
+    """The nearest existing folder at or above ``folder``, checked to take a file; raises OSError.
+
+    Nothing is created, so a run refused later for bad input leaves no empty folder behind.
+    The check is a real write: ``os.access`` says yes to root even on a read-only mount.
+    """
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(20, "not a directory", str(existing))
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(existing)) from None
+    return existing
 
 
 def pair_keys(pairs: pd.DataFrame, n_right: int) -> np.ndarray:

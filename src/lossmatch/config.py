@@ -329,7 +329,23 @@ def validate(cfg) -> RunConfig:
     _check_cross_fit(config)
     _check_similarity(config)
     _check_data(config.data)
+    _check_cache(config)
     return config
+
+
+def _check_cache(config: RunConfig) -> None:
+    """The feature cache's folder must take files (it is made, if need be, only once the run starts)."""
+    from lossmatch.common import writable_folder
+
+    if not config.cache.enabled:
+        return
+    try:
+        writable_folder(config.cache_dir())
+    except OSError as exc:
+        raise InputError(
+            f"cache.dir: {exc.filename or config.cache_dir()} is not writable ({exc.strerror or exc}); "
+            "choose another cache.dir, or cache.enabled=false"
+        ) from None
 
 
 def check_mandatory(cfg) -> None:

@@ -20,7 +20,6 @@ import logging
 import math
 import os
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -113,23 +112,16 @@ def check_store(uri: str, *, timeout: float = CONNECT_TIMEOUT) -> None:
 
 
 def _check_writable_folder(db: Path, shown: str) -> None:
-    # The nearest folder that exists must take a file: checked without creating anything,
-    # so a run refused later for bad data leaves no empty store behind.
-    folder = db.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    from lossmatch.common import writable_folder
+
     try:
-        if not folder.is_dir():
-            raise NotADirectoryError(20, "not a directory", str(folder))
-        # A real write: os.access says yes to root even on a read-only mount.
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        writable_folder(db.parent)
         if db.exists():
             with open(db, "r+b"):
                 pass
     except OSError as exc:
         raise InputError(
-            f"tracking.uri={shown}: the store's folder {folder} is not writable ({exc.strerror or exc}); "
+            f"tracking.uri={shown}: the store's {'file' if exc.filename == str(db) else 'folder'} {exc.filename or db.parent} is not writable ({exc.strerror or exc}); "
             "choose another tracking.uri or paths.mlruns_dir"
         ) from None
 
