@@ -12,7 +12,9 @@ Kinds (``--kinds``):
 
 - ``songs``: a song store against another (Song_Name, Artist_Name, Album_Name, Genre, Price,
   CopyRight, Time, Released). Most non-matches are other songs of the *same album*, so the
-  album, artist, genre, copyright and release date agree and only the name and the duration tell.
+  album, artist, genre, copyright and release date agree and only the name and the duration
+  tell; a fifth of the songs have a later version (a deluxe edition) whose name and artist
+  agree and only the release date, the duration and the album's suffix differ.
 - ``products``: title, category, brand, modelno, price ("$399.00" on one side, "399.0" or missing
   on the other), description (long, one side often missing).
 - ``citations``: title, authors, venue, year (missing on the right side three times in four).
@@ -78,6 +80,16 @@ def _songs(rng: np.random.Generator, entities: int):
         for _ in range(4):
             songs.append({**album, "song": _words(rng, 1, 4), "seconds": int(rng.integers(120, 420)),
                           "price": rng.choice(["0.99", "1.29"])})
+    # A fifth of the songs also come out again later (a remaster on a deluxe edition): same name
+    # and artist, another release date and a slightly different duration. Those versions are
+    # each other's hardest non-matches: only the dates and durations tell them apart.
+    versions: dict[int, int] = {}
+    for i in np.flatnonzero(rng.random(len(songs)) < 0.2):
+        song = songs[i]
+        versions[int(i)], versions[len(songs)] = len(songs), int(i)
+        songs.append({**song, "album": f"{song['album']} ( deluxe edition )",
+                      "released": song["released"] + dt.timedelta(days=int(rng.integers(60, 3000))),
+                      "seconds": song["seconds"] + int(rng.choice([-1, 1])) * int(rng.integers(3, 40))})
 
     def left(song):  # the store that spells dates "21-oct-13" and lists every genre
         album_only = rng.random() < 0.15
@@ -99,8 +111,13 @@ def _songs(rng: np.random.Generator, entities: int):
                 "CopyRight": f"( c ) {song['released'].year} {song['label']}",
                 "Time": f"{seconds // 60}:{seconds % 60:02d}", "Released": released}
 
-    # Hard non-matches: another song of the same album (index +-1 within the album's four).
+    # Hard non-matches: the song's other version if it has one, else another song of its album.
+    album_size = 4 * len(albums)
+
     def hard(i: int) -> int:
+        if i in versions and rng.random() < 0.5:
+            return versions[i]
+        i = i if i < album_size else versions[i]
         return i - i % 4 + (i % 4 + int(rng.integers(1, 4))) % 4
 
     return songs, left, right, hard
