@@ -13,8 +13,8 @@ Kinds (``--kinds``):
 - ``songs``: a song store against another (Song_Name, Artist_Name, Album_Name, Genre, Price,
   CopyRight, Time, Released). Most non-matches are other songs of the *same album*, so the
   album, artist, genre, copyright and release date agree and only the name and the duration
-  tell; a fifth of the songs have a later version (a deluxe edition) whose name and artist
-  agree and only the release date, the duration and the album's suffix differ.
+  tell; a fifth of the songs have a later version (a reissue) that agrees on everything but
+  the release date and the duration.
 - ``products``: title, category, brand, modelno, price ("$399.00" on one side, "399.0" or missing
   on the other), description (long, one side often missing).
 - ``citations``: title, authors, venue, year (missing on the right side three times in four).
@@ -74,21 +74,21 @@ def _songs(rng: np.random.Generator, entities: int):
         day = dt.date(1995, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 25)))
         albums.append({"album": _words(rng, 1, 3), "artist": _words(rng, 1, 2),
                        "genres": list(rng.choice(_GENRES, size=rng.integers(1, 3), replace=False)),
-                       "label": f"{_word(rng)} {rng.choice(_LABELS)}", "released": day})
+                       "label": f"{_word(rng)} {rng.choice(_LABELS)}", "released": day, "year": day.year})
     songs = []
     for album in albums:
         for _ in range(4):
             songs.append({**album, "song": _words(rng, 1, 4), "seconds": int(rng.integers(120, 420)),
                           "price": rng.choice(["0.99", "1.29"])})
-    # A fifth of the songs also come out again later (a remaster on a deluxe edition): same name
-    # and artist, another release date and a slightly different duration. Those versions are
-    # each other's hardest non-matches: only the dates and durations tell them apart.
+    # A fifth of the songs also come out again later (a remaster on a reissue of the album): same
+    # name, artist, album and copyright line, another release date and a slightly different
+    # duration. Those versions are each other's hardest non-matches: only the dates and the
+    # durations tell them apart.
     versions: dict[int, int] = {}
     for i in np.flatnonzero(rng.random(len(songs)) < 0.2):
         song = songs[i]
         versions[int(i)], versions[len(songs)] = len(songs), int(i)
-        songs.append({**song, "album": f"{song['album']} ( deluxe edition )",
-                      "released": song["released"] + dt.timedelta(days=int(rng.integers(60, 3000))),
+        songs.append({**song, "released": song["released"] + dt.timedelta(days=int(rng.integers(60, 3000))),
                       "seconds": song["seconds"] + int(rng.choice([-1, 1])) * int(rng.integers(3, 40))})
 
     def left(song):  # the store that spells dates "21-oct-13" and lists every genre
@@ -96,7 +96,7 @@ def _songs(rng: np.random.Generator, entities: int):
         return {"Song_Name": song["song"], "Artist_Name": song["artist"], "Album_Name": song["album"],
                 "Genre": " , ".join([*song["genres"], "music"]),
                 "Price": "album only" if album_only else f"$ {song['price']}",
-                "CopyRight": f"{song['released'].year} {song['label']}",
+                "CopyRight": f"{song['year']} {song['label']}",
                 "Time": f"{song['seconds'] // 60}:{song['seconds'] % 60:02d}",
                 "Released": song["released"].strftime("%d-%b-%y").lower()}
 
@@ -108,7 +108,7 @@ def _songs(rng: np.random.Generator, entities: int):
         return {"Song_Name": _typo(song["song"], rng, 0.2) + extra, "Artist_Name": song["artist"],
                 "Album_Name": _typo(song["album"], rng, 0.1) + extra, "Genre": song["genres"][0],
                 "Price": f"$ {song['price']}",
-                "CopyRight": f"( c ) {song['released'].year} {song['label']}",
+                "CopyRight": f"( c ) {song['year']} {song['label']}",
                 "Time": f"{seconds // 60}:{seconds % 60:02d}", "Released": released}
 
     # Hard non-matches: the song's other version if it has one, else another song of its album.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import load_script, tiny_overrides
 
 from lossmatch.errors import InputError
 from lossmatch.similarity import SimilarityMap
@@ -152,10 +151,7 @@ def test_an_unknown_parser_is_one_input_error():
 
 
 def _format_sets():
-    spec = importlib.util.spec_from_file_location("format_sets", ROOT / "bench" / "format_sets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/format_sets.py")
 
 
 def test_generated_song_set_is_read_as_intended():
@@ -174,8 +170,6 @@ def test_generated_song_set_is_read_as_intended():
 
 
 def test_recipe_runs_on_a_tiny_generated_song_set(tmp_path, compose_cfg):
-    from conftest import tiny_overrides
-
     from lossmatch.pipeline import train
 
     directory = _format_sets().write_set("songs", tmp_path / "sets", entities=40, seed=0)
