@@ -90,3 +90,14 @@ def csv_overrides(d, **changes):
     }
     base.update(changes)
     return [f"{k}={v}" for k, v in base.items()]
+
+
+def load_script(relative: str):
+    """A script of the checkout that is not a package module (``bench/x.py``, ``pipelines/y.py``), imported."""
+    import importlib.util
+
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -159,12 +159,14 @@ def test_profile_figures_and_the_inclusive_kind_boundaries():
     # on both sides: "ab 12" and "cd"; 1 of 4 right values missing.
     assert got["text"] == {"column": "text", "kind": "text", "missing_left": 0.0, "missing_right": 0.25,
                            "numeric_share": 0.0, "distinct_share": 0.4286, "mean_words": 1.71,
-                           "code_word_share": 0.2143, "shared_values": 2, "scale": None}
+                           "code_word_share": 0.2143, "shared_values": 2, "scale": None,
+                           "parse": None}
     # num: 1..6 and "x": 6 / 7 = 0.8571 numbers (>= 0.8: numeric), each its own 1-word code value.
     # Scale: half the IQR of 1..6, (4.75 - 2.25) / 2 = 1.25.
     assert got["num"] == {"column": "num", "kind": "numeric", "missing_left": 0.25, "missing_right": 0.0,
                           "numeric_share": 0.8571, "distinct_share": 1.0, "mean_words": 1.0,
-                          "code_word_share": 0.8571, "shared_values": 0, "scale": 1.25}
+                          "code_word_share": 0.8571, "shared_values": 0, "scale": 1.25,
+                          "parse": "number"}
     # The thresholds are inclusive: numbers 4 / 5 = 0.8 is numeric; 4 words of which half are codes
     # is a code; 20 words is long text.
     assert {c: got[c]["kind"] for c in ("edge_num", "edge_code", "edge_long")} == {

@@ -10,8 +10,12 @@ Columns are paired by name. What a column gets depends on its *kind*:
 kind        detected by                                                similarities
 ==========  =========================================================  ==================================
 numeric     >= 80 % of values are one number (units, currency and      exact, levenshtein (identifiers such
-            thousands separators allowed, no letters)                  as postcodes), numeric_abs, gaussian
-                                                                       (scale: the values' spread)
+            thousands separators allowed, no letters), or >= 50 %      as postcodes), numeric_abs, gaussian
+            and the rest at most 3 distinct words ("album only",       (scale: the values' spread)
+            "n/a": placeholders, missing for the numeric similarities)
+            or >= 80 % durations "m:ss" / "h:mm:ss" (parse: duration,  the same, parsed; plus a gaussian of
+            in seconds) or >= 80 % dates that name their year, in any  scale 1 (a second, a day); dates get
+            spelling (parse: date, in days; see ``formats.py``)        no numeric_abs (a date has no zero)
 code        short values (<= 4 words) whose words mostly contain       exact, levenshtein, jaro_winkler,
             digits (phone numbers, model numbers)                      partial_ratio, code_jaccard,
                                                                        code_overlap, tfidf_char, length_ratio
@@ -58,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from lossmatch.errors import InputError
-from lossmatch.similarity.functions import column_texts
+from lossmatch.similarity.functions import PARSERS, column_texts
 from lossmatch.similarity.map import SimilarityMap, _parse_key, _to_plain
 from lossmatch.similarity.record import RECORD
 from lossmatch.similarity.tokens import code_tokens, word_tokens
@@ -104,6 +108,15 @@ _SIDES = ["missing_left", "missing_right"]
 _CROSS = ["token_overlap"]
 _ONE_SIDED = ["token_overlap", "code_overlap"]
 
+# Numbers among a few repeated words ("album only", "n/a"): still numeric from this share of
+# numbers on, when the other values have at most this many distinct spellings (placeholders;
+# many distinct words are text that happens to hold numbers).
+PLACEHOLDER_NUMERIC_SHARE = 0.5
+MAX_PLACEHOLDERS = 3
+# Formats read by another parser than plain numbers, tried in this order on a column that is
+# not numeric (a duration "3:45" is no date, a date "2013-10-21" no duration).
+_OTHER_FORMATS = ("duration", "date")
+
 
 @dataclass(frozen=True)
 class ColumnProfile:
@@ -118,7 +131,8 @@ class ColumnProfile:
     mean_words: float
     code_word_share: float
     shared_values: int  # distinct values found on both sides
-    scale: float | None  # spread of the numbers (numeric kind)
+    scale: float | None  # spread of the numbers (numeric kind), in the parser's unit
+    parse: str | None = None  # how a numeric column's values are read: number | duration | date
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,10 +174,16 @@ def _profile(name: str, left: pd.Series | None, right: pd.Series | None) -> Colu
     distinct = {side: set(t[t != ""].tolist()) for side, t in texts.items()}
     shared = len(distinct["left"] & distinct["right"])
 
+    parse = None
     if left is None or right is None or missing["left"] == 1.0 or missing["right"] == 1.0:
         kind = "one-sided"
     elif numeric_share >= NUMERIC_SHARE:
-        kind = "numeric"
+        kind, parse = "numeric", "number"
+    elif (other := _other_format(values, weights)) is not None:
+        (kind, parse), numbers = ("numeric", other[0]), other[1]
+        is_number = ~np.isnan(numbers)
+    elif numeric_share >= PLACEHOLDER_NUMERIC_SHARE and (~is_number).sum() <= MAX_PLACEHOLDERS:
+        kind, parse = "numeric", "number"
     elif mean_words <= CODE_MAX_WORDS and code_word_share >= CODE_WORD_SHARE:
         kind = "code"
     elif mean_words >= LONG_WORDS:
@@ -173,7 +193,31 @@ def _profile(name: str, left: pd.Series | None, right: pd.Series | None) -> Colu
     scale = _spread(numbers[is_number].repeat(weights[is_number].astype(int))) if kind == "numeric" else None
     return ColumnProfile(name, kind, round(missing["left"], 4), round(missing["right"], 4),
                          round(numeric_share, 4), round(distinct_share, 4), round(mean_words, 2),
-                         round(code_word_share, 4), shared, scale)
+                         round(code_word_share, 4), shared, scale, parse)
+
+
+def _other_format(values: list[str] | np.ndarray, weights: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """The first of ``_OTHER_FORMATS`` that reads >= ``NUMERIC_SHARE`` of the values, with the numbers read.
+
+    The most frequent values are tried first and a format is given up as soon as more than
+    1 - NUMERIC_SHARE of the weight fails: a column of titles costs a handful of parses, not one per value.
+    """
+    total = weights.sum()
+    if not total:
+        return None
+    order = np.argsort(-weights, kind="stable")
+    for parse in _OTHER_FORMATS:
+        numbers = np.full(len(values), np.nan)
+        failed = 0.0
+        for i in order:
+            numbers[i] = PARSERS[parse](values[i])
+            if np.isnan(numbers[i]):
+                failed += weights[i]
+                if failed > (1 - NUMERIC_SHARE) * total:
+                    break
+        else:
+            return parse, numbers
+    return None
 
 
 def profile_columns(left_df: pd.DataFrame, right_df: pd.DataFrame, *, ignore: Iterable[str] = ()) -> list[ColumnProfile]:
@@ -199,10 +243,34 @@ def _entries(profile: ColumnProfile) -> list[Any]:
     entries = list((_MOSTLY_MISSING_ENTRIES if mostly_missing else _ENTRIES)[profile.kind])
     if profile.kind == "numeric" and not mostly_missing:
         entries.append({"name": "gaussian", "scale": profile.scale})
+    if profile.parse in _OTHER_FORMATS:
+        entries = _parsed_entries(entries, profile.parse)
     if profile.shared_values == 0:
         # No value occurs on both sides: exact would be 0 on every pair.
         entries = [e for e in entries if e != "exact"]
     return entries + _SIDES
+
+
+def _parsed_entries(entries: list[Any], parse: str) -> list[Any]:
+    """A numeric column's entries for values read as durations or dates.
+
+    The numeric similarities read the values with ``parse``; a gaussian of scale 1 (one second,
+    one day) says "the same, give or take one unit", which the spread's gaussian cannot tell on
+    values that spread over years. A date has no natural zero, so no relative difference
+    (``numeric_abs``) for it.
+    """
+    parsed: list[Any] = []
+    for entry in entries:
+        if entry == "numeric_abs" and parse == "date":
+            continue
+        if entry == "numeric_abs":
+            parsed.append({"name": "numeric_abs", "parse": parse})
+        elif isinstance(entry, dict) and entry["name"] == "gaussian":
+            parsed.append({**entry, "parse": parse})
+        else:
+            parsed.append(entry)
+    unit = {"name": "gaussian", "scale": 1, "parse": parse}
+    return parsed + ([unit] if unit not in parsed else [])
 
 
 def _why_not_compared(profile: ColumnProfile, left_df: pd.DataFrame, right_df: pd.DataFrame,

@@ -24,6 +24,7 @@ import pandas as pd
 from rapidfuzz import distance, fuzz, process
 
 from lossmatch.errors import InputError
+from lossmatch.similarity.formats import to_days, to_seconds
 from lossmatch.similarity.tfidf import binary_token_vectors, rowwise_dot, tfidf_vectors
 
 __all__ = ["ColumnValues", "Similarity", "available_similarities", "column_texts", "get_similarity", "register"]
@@ -67,6 +68,10 @@ def _to_number(text: str) -> float:
     return number if math.isfinite(number) else math.nan
 
 
+# How the numeric similarities read a value as a number (their ``parse`` parameter).
+PARSERS: dict[str, Callable[[str], float]] = {"number": _to_number, "duration": to_seconds, "date": to_days}
+
+
 class _Side:
     """One column converted once per *distinct* value, then indexed by row (cheap for 1M pairs)."""
 
@@ -78,11 +83,14 @@ class _Side:
         self.codes = np.where(codes < 0, len(texts) - 1, codes)
         self.text = texts[self.codes]
         self.missing = self.text == ""
+        self._parsed: dict[str, np.ndarray] = {}
 
-    @cached_property
-    def number(self) -> np.ndarray:
-        per_unique = np.array([_to_number(t) for t in self.unique_text], dtype=np.float64)
-        return per_unique[self.codes]
+    def parsed(self, parse: str) -> np.ndarray:
+        """Each row's value read by ``PARSERS[parse]`` (NaN when missing or unreadable), once per parser."""
+        if parse not in self._parsed:
+            per_unique = np.array([PARSERS[parse](t) for t in self.unique_text], dtype=np.float64)
+            self._parsed[parse] = per_unique[self.codes]
+        return self._parsed[parse]
 
 
 def column_texts(column: pd.Series) -> np.ndarray:
@@ -134,11 +142,17 @@ class ColumnValues:
 
     @cached_property
     def left_numbers(self) -> np.ndarray:
-        return self._left.number[self.left_pos]
+        return self._left.parsed("number")[self.left_pos]
 
     @cached_property
     def right_numbers(self) -> np.ndarray:
-        return self._right.number[self.right_pos]
+        return self._right.parsed("number")[self.right_pos]
+
+    def numbers(self, parse: str = "number") -> tuple[np.ndarray, np.ndarray]:
+        """Left and right values per pair read by ``PARSERS[parse]`` (NaN when missing or unreadable)."""
+        if parse == "number":
+            return self.left_numbers, self.right_numbers
+        return self._left.parsed(parse)[self.left_pos], self._right.parsed(parse)[self.right_pos]
 
     @cached_property
     def _unique_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -322,8 +336,8 @@ def _exact(values: ColumnValues, **_) -> np.ndarray:
     return (values.left_codes == values.right_codes).astype(np.float32)
 
 
-def _numeric_abs(values: ColumnValues, **_) -> np.ndarray:
-    a, b = values.left_numbers, values.right_numbers
+def _numeric_abs(values: ColumnValues, *, parse: str = "number", **_) -> np.ndarray:
+    a, b = values.numbers(parse)
     scale = np.maximum(np.abs(a), np.abs(b))
     with np.errstate(invalid="ignore", divide="ignore"):
         score = 1.0 - np.abs(a - b) / scale
@@ -332,22 +346,33 @@ def _numeric_abs(values: ColumnValues, **_) -> np.ndarray:
     return np.nan_to_num(np.clip(score, 0.0, 1.0), nan=0.0).astype(np.float32)
 
 
-def _gaussian(values: ColumnValues, *, scale: float, **_) -> np.ndarray:
-    diff = (values.left_numbers - values.right_numbers) / scale
+def _gaussian(values: ColumnValues, *, scale: float, parse: str = "number", **_) -> np.ndarray:
+    a, b = values.numbers(parse)
+    diff = (a - b) / scale
     return np.nan_to_num(np.exp(-0.5 * diff * diff), nan=0.0).astype(np.float32)
+
+
+def _check_parse(name: str) -> Callable[[dict[str, Any]], None]:
+    def check(params: dict[str, Any]) -> None:
+        if not isinstance(params["parse"], str) or params["parse"] not in PARSERS:
+            raise InputError(f"{name} parse must be one of {', '.join(PARSERS)}, got {params['parse']!r}.")
+
+    return check
 
 
 def _check_scale(params: dict[str, Any]) -> None:
     scale = params["scale"]
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0 or not math.isfinite(scale):
         raise InputError(f"gaussian scale must be a positive number, got {scale!r}.")
+    _check_parse("gaussian")(params)
 
 
 register(Similarity("exact", _exact, doc="1 if the stripped strings are equal, else 0"))
-register(Similarity("numeric_abs", _numeric_abs, numeric=True,
-                    doc="1 - |a-b| / max(|a|,|b|), clipped to [0, 1]; 1 when both are 0"))
-register(Similarity("gaussian", _gaussian, defaults={"scale": REQUIRED}, check=_check_scale, numeric=True,
-                    doc="exp(-((a-b)/scale)^2 / 2)"))
+register(Similarity("numeric_abs", _numeric_abs, defaults={"parse": "number"}, check=_check_parse("numeric_abs"),
+                    numeric=True, doc="1 - |a-b| / max(|a|,|b|), clipped to [0, 1]; 1 when both are 0 "
+                    "(parse: number, duration in seconds or date in days)"))
+register(Similarity("gaussian", _gaussian, defaults={"scale": REQUIRED, "parse": "number"}, check=_check_scale,
+                    numeric=True, doc="exp(-((a-b)/scale)^2 / 2) (parse: number, duration in seconds or date in days)"))
 
 
 # ----------------------------------------------------------------------------- token sets and TF-IDF

@@ -21,7 +21,8 @@ code overlap) adds three table-context features after its score, ``...:<similari
 ``:margin_right`` and ``:mutual_best`` (see ``context.py``), computed against the whole other table.
 
 Missing values: None, NaN and strings that are blank after stripping are missing; for a
-column pair with a numeric similarity, a value that does not parse as a number is missing too.
+column pair with a numeric similarity, a value that does not parse as a number is missing too
+(as a number, or as a duration or date with ``parse: duration`` / ``parse: date``, see ``formats.py``).
 A similarity whose input is missing on either side scores 0, and the pair's ``:missing``
 feature is then 1, so a 0 is never silently ambiguous between "different" and "unknown".
 (String similarities still score a value that is present but not numeric.)
@@ -303,7 +304,8 @@ class SimilarityMap:
                     missing = values.missing
                     if entry.similarity.numeric:
                         # Unparsable counts as missing for numeric similarities ("" parses to NaN too).
-                        missing = np.isnan(values.left_numbers) | np.isnan(values.right_numbers)
+                        left_numbers, right_numbers = values.numbers(entry.resolved.get("parse", "number"))
+                        missing = np.isnan(left_numbers) | np.isnan(right_numbers)
                         any_missing = any_missing | missing
                     if not entry.similarity.indicator:
                         score[missing] = 0.0
