@@ -97,7 +97,7 @@ def test_bad_name_in_file_is_input_error(tmp_path):
     path = tmp_path / "map.yaml"
     path.write_text("map:\n  name: [jaro_wrinkler]\n")
     # A typo in a saved or hand-written file is reported like one in Python.
-    with pytest.raises(InputError, match=r"^Unknown similarity 'jaro_wrinkler'; known similarities: QRatio, WRatio, "):
+    with pytest.raises(InputError, match=r"^In similarity map key 'name': Unknown similarity 'jaro_wrinkler' \(did you mean jaro_winkler\?\); known similarities: QRatio, WRatio, "):
         load_similarity_map(path)
 
 

@@ -104,7 +104,10 @@ def test_unknown_similarity_lists_the_known_ones():
     with pytest.raises(InputError) as err:
         SimilarityMap({"x": ["jaro_wrinkler"]})
     known = ", ".join(available_similarities())
-    assert str(err.value) == f"Unknown similarity 'jaro_wrinkler'; known similarities: {known}."
+    # The key is named, and the closest known name (difflib) is suggested.
+    assert str(err.value) == (
+        f"In similarity map key 'x': Unknown similarity 'jaro_wrinkler' (did you mean jaro_winkler?); known similarities: {known}."
+    )
 
 
 def test_single_entries_and_what_counts_as_the_wrapper():

@@ -270,9 +270,12 @@ def get_similarity(name: str) -> Similarity:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise InputError(
-            f"Unknown similarity {name!r}; known similarities: {', '.join(available_similarities())}."
-        ) from None
+        import difflib
+
+        known = available_similarities()
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise InputError(f"Unknown similarity {name!r}{hint}; known similarities: {', '.join(known)}.") from None
 
 
 # ----------------------------------------------------------------------------- rapidfuzz scorers

@@ -126,8 +126,8 @@ def _parse_entry(key: str, entry: Any) -> _Entry:
         name = entry["name"]
     else:
         raise InputError(f"Similarity map entry {entry!r} under {key!r} must be a name or a dict with 'name'.")
-    similarity = get_similarity(name)
     try:
+        similarity = get_similarity(name)
         resolved = similarity.resolve_params(params)
     except InputError as err:
         raise InputError(f"In similarity map key {key!r}: {err}") from None
