@@ -114,3 +114,15 @@ def test_bad_input(tmp_path, files, kwargs, expected):
     assert "\n" not in message
     for part in expected:
         assert part in message, message
+
+
+def test_csv_tables_decode_html_references_on_request(tmp_path):
+    from lossmatch.data.csv import CsvSource
+
+    (tmp_path / "a.csv").write_text("id,name\n1,AT&amp;T\n2,x\n3,y\n")
+    (tmp_path / "b.csv").write_text("id,name\n1,AT&T\n2,x\n3,y\n")
+    (tmp_path / "m.csv").write_text("l,r\n1,1\n2,2\n3,3\n")
+    kwargs = dict(left=str(tmp_path / "a.csv"), right=str(tmp_path / "b.csv"), matches=str(tmp_path / "m.csv"),
+                  matches_id_left="l", matches_id_right="r")
+    assert CsvSource(**kwargs).load().left["name"].tolist() == ["AT&amp;T", "x", "y"]
+    assert CsvSource(**kwargs, unescape_html=True).load().left["name"].tolist() == ["AT&T", "x", "y"]

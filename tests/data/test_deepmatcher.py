@@ -164,3 +164,20 @@ def test_blocked_mode_sample_keeps_tables_consistent(tmp_path):
 def test_unknown_pairs_mode(tmp_path):
     with pytest.raises(InputError, match="data.pairs: expected one of official, blocked, got 'all'"):
         DeepMatcherSource(path=str(_blocked_set(tmp_path)), pairs="all").load()
+
+
+def test_html_character_references_are_decoded_on_request(tmp_path):
+    # Scraped tables keep HTML references on one side: "&#40;" is "(" (code point 40), "&#233;"
+    # is "é" (233), "&amp;" is "&"; a bare "&" and the ids are left alone.
+    root = _write_set(
+        tmp_path / "set",
+        **{"tableA.csv": 'id,name,price\n0,Ruby & Co,4.5\n1,b,\n',
+           "tableB.csv": 'id,name,price\n0,"Ruby &amp; Co &#40; Brewery &#41;",4.5\n1,Jos&#233;,\n'},
+    )
+    plain = DeepMatcherSource(path=str(root)).load()
+    decoded = DeepMatcherSource(path=str(root), unescape_html=True).load()
+    assert plain.right["name"].tolist() == ["Ruby &amp; Co &#40; Brewery &#41;", "Jos&#233;"]
+    assert decoded.right["name"].tolist() == ["Ruby & Co ( Brewery )", "José"]
+    assert decoded.left["name"].tolist() == ["Ruby & Co", "b"]
+    pd.testing.assert_series_equal(decoded.right["price"], plain.right["price"])
+    pd.testing.assert_series_equal(decoded.right["id"], plain.right["id"])

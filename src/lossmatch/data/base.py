@@ -171,13 +171,39 @@ def read_csv(path: Path, key: str, *, id_columns: Iterable[str], encoding: str) 
     return df
 
 
-def read_table(path: Path, key: str, *, id_column: str, encoding: str) -> pd.DataFrame:
-    """Read a table of records: non-empty, unique non-missing ids, index 0..n-1."""
+def read_table(path: Path, key: str, *, id_column: str, encoding: str, unescape_html: bool = False) -> pd.DataFrame:
+    """Read a table of records: non-empty, unique non-missing ids, index 0..n-1.
+
+    With ``unescape_html`` the text cells are read as the HTML they were scraped from
+    (:func:`unescape_html_entities`).
+    """
     df = read_csv(path, key, id_columns=[id_column], encoding=encoding)
     where = f"{key} ({path})"
     check_not_empty(df, where)
     check_unique_ids(df, id_column, where)
+    if unescape_html:
+        df = unescape_html_entities(df, skip=[id_column])
     return df.reset_index(drop=True)
+
+
+def unescape_html_entities(df: pd.DataFrame, *, skip: Iterable[str] = ()) -> pd.DataFrame:
+    """Text cells with HTML character references decoded by the standard library's ``html.unescape``.
+
+    Tables scraped from web pages keep ``&#40;``, ``&#233;`` or ``&amp;`` on one side only
+    ("Granville Island &#40; Brewery &#41;"), which string similarities read as the words
+    "40" and "41", and codes. Cells without an ``&`` are left as they are (same object).
+    """
+    import html
+
+    out = df.copy()
+    for column in out.columns:
+        if column in skip or not (pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column])):
+            continue
+        values = out[column]
+        has_entity = values.map(lambda v: isinstance(v, str) and "&" in v)
+        if has_entity.any():
+            out.loc[has_entity, column] = values[has_entity].map(html.unescape)
+    return out
 
 
 def positions(ids: pd.Series, values: pd.Series) -> np.ndarray:

@@ -37,6 +37,8 @@ class CsvSource(DataSource):
             (If both tables use the same id column name, give the matches file
             distinct column names and set these.)
         encoding: text encoding of all three files.
+        unescape_html: decode HTML character references (``&#233;``, ``&amp;``) in the
+            tables' text cells, for data scraped from web pages.
         sample, seed, blocking, split, name: as for every source; ``name`` defaults
             to the stem of the left file.
     """
@@ -52,6 +54,7 @@ class CsvSource(DataSource):
         matches_id_left=None,
         matches_id_right=None,
         encoding="utf-8",
+        unescape_html=False,
         sample=None,
         seed=0,
         blocking=None,
@@ -71,6 +74,7 @@ class CsvSource(DataSource):
         self.matches_id_left = matches_id_left or id_left
         self.matches_id_right = matches_id_right or id_right
         self.encoding = encoding
+        self.unescape_html = unescape_html
 
     def check_files(self) -> dict[str, Path]:
         """The three files, resolved; an InputError names the first one missing (before any reading)."""
@@ -79,8 +83,10 @@ class CsvSource(DataSource):
     def load(self) -> MatchingData:
         self.validate()
         paths = self.check_files()
-        left = read_table(paths["left"], "data.left", id_column=self.id_left, encoding=self.encoding)
-        right = read_table(paths["right"], "data.right", id_column=self.id_right, encoding=self.encoding)
+        left = read_table(paths["left"], "data.left", id_column=self.id_left, encoding=self.encoding,
+                           unescape_html=self.unescape_html)
+        right = read_table(paths["right"], "data.right", id_column=self.id_right, encoding=self.encoding,
+                           unescape_html=self.unescape_html)
         mcols = [self.matches_id_left, self.matches_id_right]
         raw = read_csv(paths["matches"], "data.matches", id_columns=mcols, encoding=self.encoding)
         where = f"data.matches ({paths['matches']})"

@@ -71,6 +71,8 @@ class DeepMatcherSource(DataSource):
     Args:
         path: the directory (relative to the directory the program was started in).
         encoding: text encoding of the five files.
+        unescape_html: decode HTML character references (``&#233;``, ``&amp;``) in the
+            tables' text cells, for data scraped from web pages.
         pairs: ``official`` (the labelled pairs and splits as given) or ``blocked``
             (blocking over tableA x tableB, split by entity; see the module docstring).
         sample: ``None``, or for fast runs keep ``n`` random pairs of each split (and
@@ -91,6 +93,7 @@ class DeepMatcherSource(DataSource):
         path,
         pairs="official",
         encoding="utf-8",
+        unescape_html=False,
         sample=None,
         seed=0,
         blocking=None,
@@ -108,6 +111,7 @@ class DeepMatcherSource(DataSource):
         self.path = path
         self.pairs = pairs
         self.encoding = encoding
+        self.unescape_html = unescape_html
 
     def validate(self) -> None:
         if self.pairs not in PAIRS:
@@ -124,8 +128,10 @@ class DeepMatcherSource(DataSource):
         self.validate()
         paths = self.check_files()
 
-        left = read_table(paths["left"], "data.path", id_column=ID, encoding=self.encoding)
-        right = read_table(paths["right"], "data.path", id_column=ID, encoding=self.encoding)
+        left = read_table(paths["left"], "data.path", id_column=ID, encoding=self.encoding,
+                           unescape_html=self.unescape_html)
+        right = read_table(paths["right"], "data.path", id_column=ID, encoding=self.encoding,
+                           unescape_html=self.unescape_html)
         raw = {s: self._read_pairs(paths[s], left, right) for s in SPLIT_FILES}
         if self.pairs == "blocked":
             left, right, matches = self._blocked(left, right, raw)
