@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
 import mlflow
 import pandas as pd
 import pytest
-from conftest import MAGELLAN, ROOT
+from conftest import MAGELLAN, load_script
 
 from lossmatch import benchmark
 from lossmatch.errors import InputError
@@ -18,10 +17,7 @@ BEER = MAGELLAN / "Structured-Beer"
 
 
 def _pipeline():
-    spec = importlib.util.spec_from_file_location("benchmark_pipeline", ROOT / "pipelines" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("pipelines/benchmark.py")
 
 
 @pytest.mark.skipif(not BEER.is_dir(), reason="the Magellan sets are not beside the project (set LOSSMATCH_MAGELLAN)")

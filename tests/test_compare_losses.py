@@ -7,7 +7,6 @@ for the module, in a subprocess exactly as a user types it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -20,7 +19,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_script
 from helpers.chromium import chromium_binary
 from helpers.mlflow_server import mlflow_server
 from helpers.mlflow_ui import compare_page_screenshot
@@ -129,10 +128,7 @@ def test_comparison_csv_equals_what_mlflow_holds(quick):
 
 
 def _pipeline(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"pipelines/{name}.py")
 
 
 def test_report_rebuilds_the_comparison_from_mlflow_alone(quick, capsys):

@@ -3,13 +3,11 @@ ensemble members, predictions read back from runs (fabricated inputs, known answ
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from conftest import CONF, ROOT
+from conftest import CONF, ROOT, load_script
 from omegaconf import OmegaConf
 
 from lossmatch import compare_runs
@@ -19,10 +17,7 @@ from lossmatch.predictions import align, split_predictions
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location("compare_losses", ROOT / "pipelines" / "compare_losses.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("pipelines/compare_losses.py")
 
 
 def _store(tmp_path) -> list[str]:

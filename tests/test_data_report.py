@@ -1,17 +1,13 @@
 """pipelines/data_report.py: blocking figures and the scikit-learn baseline of a data setting."""
 
-import importlib.util
 import re
 
 import pytest
-from conftest import ROOT
+from conftest import load_script
 
 
 def _report_main():
-    spec = importlib.util.spec_from_file_location("data_report", ROOT / "pipelines" / "data_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script("pipelines/data_report.py").main
 
 
 def test_synthetic_report(capsys):

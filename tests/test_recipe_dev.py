@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import load_script
 
 from lossmatch.training import SplitData
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("recipe_dev", ROOT / "bench" / "recipe_dev.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/recipe_dev.py")
 
 
 def test_validation_figures_take_the_best_cut_on_validation_itself():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import load_script
 
 from lossmatch.data.deepmatcher import DeepMatcherSource
 from lossmatch.errors import InputError
@@ -16,10 +15,7 @@ from lossmatch.errors import InputError
 
 @pytest.fixture(scope="module")
 def cv():
-    spec = importlib.util.spec_from_file_location("threshold_rules_cv", ROOT / "bench" / "threshold_rules_cv.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/threshold_rules_cv.py")
 
 
 NAMES = ["anna", "bob", "carla", "dieter", "emma", "fritz", "greta", "hans", "ida", "jan", "karl", "lena",

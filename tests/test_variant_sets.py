@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pandas as pd
-from conftest import ROOT
+from conftest import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("variant_sets", ROOT / "bench" / "variant_sets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/variant_sets.py")
 
 
 def _tiny_set(path):
