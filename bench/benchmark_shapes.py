@@ -125,14 +125,18 @@ SHAPES = {
 
 
 def _pairs(matches: np.ndarray, negatives: np.ndarray, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
-    """Shuffle the labelled pairs and cut them 3:1:1 into train / valid / test."""
-    pairs = pd.DataFrame(np.vstack([matches, negatives]), columns=["ltable_id", "rtable_id"])
-    pairs["label"] = np.r_[np.ones(len(matches), np.int64), np.zeros(len(negatives), np.int64)]
-    pairs = pairs.drop_duplicates(["ltable_id", "rtable_id"]).iloc[rng.permutation(len(pairs))]
-    pairs = pairs.drop_duplicates(["ltable_id", "rtable_id"])
-    cuts = np.cumsum([0] + [round(share * len(pairs)) for share in SPLIT_SHARES.values()])
-    cuts[-1] = len(pairs)
-    return {s: pairs.iloc[cuts[i]:cuts[i + 1]].reset_index(drop=True) for i, s in enumerate(SPLIT_SHARES)}
+    """Shuffle the labelled pairs and cut them 3:1:1 into train / valid / test, matches and non-matches
+    alike (so that a small scaled set still has matches in every split)."""
+    splits = {s: [] for s in SPLIT_SHARES}
+    for label, rows in ((1, matches), (0, negatives)):
+        rows = rows[rng.permutation(len(rows))]
+        cuts = np.cumsum([0] + [round(share * len(rows)) for share in SPLIT_SHARES.values()])
+        cuts[-1] = len(rows)
+        for i, s in enumerate(SPLIT_SHARES):
+            part = pd.DataFrame(rows[cuts[i]:cuts[i + 1]], columns=["ltable_id", "rtable_id"])
+            splits[s].append(part.assign(label=label))
+    return {s: (lambda f: f.iloc[rng.permutation(len(f))].reset_index(drop=True))(pd.concat(parts, ignore_index=True))
+            for s, parts in splits.items()}
 
 
 def _negatives(left_ids: np.ndarray, right_pool: dict[int, np.ndarray], n: int, matched: set,

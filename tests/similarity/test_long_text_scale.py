@@ -1,0 +1,89 @@
+"""Long text at the size of DeepMatcher's Company set: the faster paths give the same numbers, bit for bit.
+
+Each check compares a fast path with the definition it replaces on random Unicode strings that
+hit the edge cases (upper case that lower-cases to two characters, tabs and runs of spaces,
+superscript and fraction digits, one-letter words).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from lossmatch.similarity import tfidf
+from lossmatch.similarity.functions import ColumnValues, get_similarity
+from lossmatch.similarity.map import SimilarityMap
+from lossmatch.similarity.record import record_text
+from lossmatch.similarity.tokens import _WORD, code_tokens
+
+ALPHABET = list("abcdeé İIAB12 \t\n  .,-ß²½三ﬁ")
+
+
+def _random_texts(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    texts = ["".join(rng.choice(ALPHABET, size=rng.integers(1, 40))).strip() for _ in range(n)]
+    return np.array(list(dict.fromkeys(t for t in texts if t)), dtype=object)
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (2, 4), (3, 5)])
+@pytest.mark.parametrize("lowercase,sublinear_tf", [(True, False), (False, True)])
+def test_char_tfidf_counted_per_word_is_scikit_learns_matrix_to_the_last_bit(ngram_range, lowercase, sublinear_tf):
+    values = _random_texts(800)
+    ours = tfidf.tfidf_vectors(values, analyzer="char_wb", ngram_range=ngram_range, lowercase=lowercase,
+                               sublinear_tf=sublinear_tf)
+    theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=lowercase,
+                             sublinear_tf=sublinear_tf, dtype=np.float64).fit_transform(values.tolist()).tocsr()
+    # Same shape, same storage (entries in the same order within each row) and the same floats:
+    # the L2 norm sums a row in storage order, so equal values alone would not prove equal cosines.
+    assert ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours.indptr, theirs.indptr)
+    np.testing.assert_array_equal(ours.indices, theirs.indices)
+    assert ours.data.tobytes() == theirs.data.tobytes()
+
+
+def test_char_tfidf_of_values_without_words_scores_nothing():
+    # No value has a word: scikit-learn's "empty vocabulary", caught as before (one zero column).
+    matrix = tfidf.tfidf_vectors(np.array(["", ""], dtype=object), analyzer="char_wb", ngram_range=(2, 4))
+    assert matrix.shape == (2, 1) and matrix.nnz == 0
+
+
+def test_code_tokens_are_the_words_with_a_digit_character():
+    # The definition: words (runs of letters and digits, lower-cased) with any str.isdigit()
+    # character; "²" is a digit to isdigit, "½" and "三" are numeric but not digits.
+    for text in [*_random_texts(500, seed=1), "Canon EOS-5D mk2, 2008", "x² ½ 三 abc"]:
+        expected = [w for w in _WORD.findall(text.lower()) if any(ch.isdigit() for ch in w)]
+        assert code_tokens(text) == expected
+    assert code_tokens("x² ½ 三 abc") == ["x²"]
+
+
+def test_pair_dot_products_do_not_depend_on_the_chunk(monkeypatch):
+    rng = np.random.default_rng(3)
+    matrix = sp.random(50, 400, density=0.3, format="csr", random_state=4)
+    left, right = rng.integers(50, size=300), rng.integers(50, size=300)
+    whole = tfidf.rowwise_dot(matrix, left, right)
+    # About 120 entries per row: at most 2 pairs per chunk, so 150 chunks.
+    monkeypatch.setattr(tfidf, "_CHUNK_ENTRIES", 250)
+    assert tfidf.rowwise_dot(matrix, left, right).tobytes() == whole.tobytes()
+
+
+def test_a_one_column_record_scores_as_its_record_text():
+    # The record "*" of a one-column table reads that column (and reuses its scores): the same
+    # numbers as scoring the record text the map used to build, for numbers with ".0", padded
+    # text and missing values alike.
+    left = pd.DataFrame({"id": range(4), "text": ["alpha beta 12", "  gamma ", None, "4223.0"]})
+    right = pd.DataFrame({"id": range(4), "text": ["beta alpha 12", "gamma", "delta", 4223.0]})
+    left_pos, right_pos = np.array([0, 1, 2, 3, 0]), np.array([0, 1, 2, 3, 3])
+    names = ["tfidf_char", "token_overlap", "code_jaccard", "length_ratio"]
+    # The column's scores computed first, then "*" with the same similarities and one of its own.
+    both = SimilarityMap({"text": names, "*": [*names, "tfidf_word"]})
+    X = both.transform(left, right, left_pos, right_pos)
+    values = ColumnValues(record_text(left, ["text"]), record_text(right, ["text"]), left_pos, right_pos)
+    for name in [*names, "tfidf_word"]:
+        expected = get_similarity(name).compute(values, **get_similarity(name).resolve_params({}))
+        expected[values.missing] = 0.0
+        column = both.feature_names.index(f"*~*:{name}")
+        assert X[:, column].tobytes() == expected.astype(np.float32).tobytes(), name
+    assert (X[:, both.feature_names.index("*~*:missing")] == [0, 0, 1, 0, 0]).all()
