@@ -9,11 +9,14 @@ as a sparse element-wise product: never a dense ``n x vocabulary`` matrix.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["MEASURES", "TableScores", "binary_token_vectors", "pair_scores", "rowwise_dot", "tfidf_vectors"]
+__all__ = ["MEASURES", "TableScores", "binary_token_vectors", "count_vectors", "pair_scores", "rowwise_dot",
+           "tfidf_vectors"]
 
 # Pairs per chunk, and stored entries of the rows of one chunk: bound the temporary sparse
 # matrices to a few tens of MB (long texts have thousands of n-grams per row).
@@ -47,13 +50,15 @@ def tfidf_vectors(values: np.ndarray, *, analyzer: str, ngram_range: tuple[int, 
     vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, lowercase=lowercase,
                                  sublinear_tf=sublinear_tf, dtype=np.float64, **word_options)
     try:
-        if analyzer == "char_wb":
-            from sklearn.feature_extraction.text import TfidfTransformer
+        from sklearn.feature_extraction.text import TfidfTransformer
 
+        if analyzer == "char_wb":
             counts = char_wb_counts(values, ngram_range=ngram_range, lowercase=lowercase)
-            transformer = TfidfTransformer(sublinear_tf=sublinear_tf)
-            return sp.csr_matrix(transformer.fit_transform(counts))
-        return vectorizer.fit_transform(values.tolist()).tocsr()
+        else:
+            # scikit-learn's own analyzer (preprocessing, tokens, n-grams), counted without its Python loop.
+            counts, _ = count_vectors(map(vectorizer.build_analyzer(), values.tolist()), len(values))
+        # What TfidfVectorizer does after counting.
+        return sp.csr_matrix(TfidfTransformer(sublinear_tf=sublinear_tf).fit_transform(counts))
     except ValueError:
         # No value has a single token (e.g. only punctuation): every cosine is 0.
         return sp.csr_matrix((len(values), 1), dtype=np.float64)
@@ -84,10 +89,9 @@ def char_wb_counts(values: np.ndarray, *, ngram_range: tuple[int, int], lowercas
         # scikit-learn's preprocessing for char_wb: lowercase, normalise whitespace, split.
         return _WHITE_SPACES.sub(" ", text.lower() if lowercase else text).split()
 
-    word_counter = CountVectorizer(analyzer=words, dtype=np.float64)
-    by_word = sp.csr_matrix(word_counter.fit_transform(values.tolist()))
+    by_word, word_names = count_vectors(map(words, values.tolist()), len(values))
     word_order = _first_seen_columns(by_word)  # word columns in the order the corpus first shows them
-    names = word_counter.get_feature_names_out()[word_order]
+    names = word_names[word_order]
     grams = sp.csr_matrix(CountVectorizer(analyzer="char_wb", ngram_range=tuple(ngram_range), lowercase=False,
                                           dtype=np.float64).fit_transform(names.tolist()))
     gram_order = _first_seen_columns(grams)
@@ -103,6 +107,43 @@ def char_wb_counts(values: np.ndarray, *, ngram_range: tuple[int, int], lowercas
     return counts
 
 
+def count_vectors(tokens: Iterable[list[str]], n: int, *, binary: bool = False) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``CountVectorizer(analyzer=...).fit_transform``'s matrix (float64) and its sorted feature names, for
+    the ``n`` token lists ``tokens`` (one per value), stored alike to the last entry.
+
+    scikit-learn counts in a Python loop over every token (a minute for the 34 M words of
+    DeepMatcher's Company set on a loaded core); here ``pandas.factorize`` numbers the tokens in
+    the order they first occur, which is the order scikit-learn stores each row in before it
+    renumbers the columns alphabetically (without re-sorting the rows), as done here too.
+
+    Raises:
+        ValueError: no token at all (scikit-learn's "empty vocabulary").
+    """
+    import pandas as pd
+
+    lists = list(tokens)
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=n)
+    flat = np.fromiter(chain.from_iterable(lists), dtype=object, count=int(lengths.sum()))
+    del lists
+    if len(flat) == 0:
+        raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+    codes, uniques = pd.factorize(flat)
+    del flat
+    rows = np.repeat(np.arange(n), lengths)
+    counts = sp.csr_matrix((np.ones(len(codes)), (rows, codes)), shape=(n, len(uniques)), dtype=np.float64)
+    counts.sum_duplicates()
+    counts.sort_indices()  # each row by first occurrence in the corpus
+    if binary:
+        counts.data.fill(1.0)
+    names = np.asarray(uniques, dtype=object)
+    order = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+    alphabetical = np.empty(len(order), dtype=counts.indices.dtype)
+    alphabetical[order] = np.arange(len(order), dtype=counts.indices.dtype)
+    counts.indices = alphabetical[counts.indices]
+    counts.has_sorted_indices = False
+    return counts, names[order]
+
+
 def _first_seen_columns(matrix: sp.csr_matrix) -> np.ndarray:
     """Column ids in the order they first occur in ``matrix``'s storage (rows in order, each row as stored)."""
     columns, first = np.unique(matrix.indices, return_index=True)
@@ -113,10 +154,7 @@ def binary_token_vectors(values: np.ndarray) -> sp.csr_matrix:
     """0/1 rows marking the set of whitespace-separated tokens of each value."""
     if len(values) == 0:
         return sp.csr_matrix((0, 0), dtype=np.float64)
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    vectorizer = CountVectorizer(analyzer=str.split, lowercase=False, binary=True, dtype=np.float64)
-    return vectorizer.fit_transform(values.tolist()).tocsr()
+    return count_vectors(map(str.split, values.tolist()), len(values), binary=True)[0]
 
 
 def rowwise_dot(matrix: sp.csr_matrix, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:

@@ -25,10 +25,9 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 from lossmatch.similarity.functions import ColumnValues, Similarity, register
-from lossmatch.similarity.tfidf import pair_scores, row_sizes, rowwise_dot
+from lossmatch.similarity.tfidf import count_vectors, pair_scores, row_sizes, rowwise_dot
 
 __all__ = ["code_tokens", "word_tokens"]
 
@@ -67,9 +66,8 @@ def _binary_vectors(vocabulary: np.ndarray, analyzer: Callable[[str], list[str]]
     """0/1 rows marking each value's set of tokens (one row per vocabulary entry)."""
     if len(vocabulary) == 0:
         return sp.csr_matrix((0, 0), dtype=np.float64)
-    vectorizer = CountVectorizer(analyzer=analyzer, lowercase=False, binary=True, dtype=np.float64)
     try:
-        return vectorizer.fit_transform(vocabulary.tolist()).tocsr()
+        return count_vectors(map(analyzer, vocabulary.tolist()), len(vocabulary), binary=True)[0]
     except ValueError:
         # No value has a single token (no digits anywhere, for codes): every score is 0.
         return sp.csr_matrix((len(vocabulary), 1), dtype=np.float64)
