@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from lossmatch.similarity import tfidf
 from lossmatch.similarity.functions import ColumnValues, get_similarity
 from lossmatch.similarity.map import SimilarityMap
 from lossmatch.similarity.record import record_text
-from lossmatch.similarity.tokens import _WORD, code_tokens
+from lossmatch.similarity.tokens import _WORD, _binary_vectors, _codes, _words, code_tokens
 
 ALPHABET = list("abcdeé İIAB12 \t\n  .,-ß²½三ﬁ")
 
@@ -42,6 +42,31 @@ def test_char_tfidf_counted_per_word_is_scikit_learns_matrix_to_the_last_bit(ngr
     np.testing.assert_array_equal(ours.indptr, theirs.indptr)
     np.testing.assert_array_equal(ours.indices, theirs.indices)
     assert ours.data.tobytes() == theirs.data.tobytes()
+
+
+def _same_storage(ours, theirs) -> bool:
+    return (ours.shape == theirs.shape and np.array_equal(ours.indptr, theirs.indptr)
+            and np.array_equal(ours.indices, theirs.indices) and ours.data.tobytes() == theirs.data.tobytes())
+
+
+@pytest.mark.parametrize("ngram_range,sublinear_tf", [((1, 1), False), ((1, 2), True)])
+def test_word_tfidf_counted_without_sklearns_loop_is_its_matrix_to_the_last_bit(ngram_range, sublinear_tf):
+    values = _random_texts(800, seed=5)
+    ours = tfidf.tfidf_vectors(values, analyzer="word", ngram_range=ngram_range, sublinear_tf=sublinear_tf)
+    theirs = TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=ngram_range,
+                             sublinear_tf=sublinear_tf, dtype=np.float64).fit_transform(values.tolist())
+    assert _same_storage(ours, theirs.tocsr())
+
+
+@pytest.mark.parametrize("analyzer", [str.split, _words, _codes])
+def test_token_sets_are_sklearns_binary_counts(analyzer):
+    values = _random_texts(800, seed=6)
+    theirs = CountVectorizer(analyzer=analyzer, lowercase=False, binary=True, dtype=np.float64)
+    expected = theirs.fit_transform(values.tolist()).tocsr()
+    ours = tfidf.binary_token_vectors(values) if analyzer is str.split else _binary_vectors(values, analyzer)
+    assert _same_storage(ours, expected)
+    counts, names = tfidf.count_vectors(map(analyzer, values.tolist()), len(values))
+    assert names.tolist() == theirs.get_feature_names_out().tolist()
 
 
 def test_char_tfidf_of_values_without_words_scores_nothing():
