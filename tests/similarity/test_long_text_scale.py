@@ -112,3 +112,26 @@ def test_a_one_column_record_scores_as_its_record_text():
         column = both.feature_names.index(f"*~*:{name}")
         assert X[:, column].tobytes() == expected.astype(np.float32).tobytes(), name
     assert (X[:, both.feature_names.index("*~*:missing")] == [0, 0, 1, 0, 0]).all()
+
+
+def test_character_ngrams_read_a_long_value_up_to_the_cap_at_a_whole_word():
+    values = np.array(["short text", "alpha beta gamma delta", "abcdefghij", "one two  three"], dtype=object)
+    cut = tfidf.truncate(values, 12)
+    # "alpha beta gamma delta"[:12] is "alpha beta g": the unfinished "g" goes; a value with no
+    # space in its first 12 characters is cut at 12; one that ends a word at the cap keeps it.
+    assert cut.tolist() == ["short text", "alpha beta", "abcdefghij", "one two"]
+    assert cut[0] is values[0]
+    assert tfidf.truncate(np.array(["abcdefghijklmnop"], dtype=object), 12).tolist() == ["abcdefghijkl"]
+    assert tfidf.truncate(np.array(["one two three four"], dtype=object), 7).tolist() == ["one two"]
+
+
+def test_a_long_values_character_tfidf_is_that_of_its_first_characters():
+    rng = np.random.default_rng(7)
+    words = np.array(["alpha", "beta", "gamma", "delta", "kappa", "omega", "sigma", "theta"], dtype=object)
+    long_texts = [" ".join(rng.choice(words, size=800)) for _ in range(3)]  # about 4,800 characters
+    values = np.array([*long_texts, "alpha beta", "gamma"], dtype=object)
+    ours = tfidf.tfidf_vectors(values, analyzer="char_wb", ngram_range=(2, 4))
+    cut = tfidf.truncate(values, tfidf.MAX_CHAR_NGRAM_CHARS)
+    assert all(len(v) <= tfidf.MAX_CHAR_NGRAM_CHARS for v in cut) and cut[3] == "alpha beta"
+    theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), dtype=np.float64).fit_transform(cut.tolist())
+    assert _same_storage(ours, theirs.tocsr())

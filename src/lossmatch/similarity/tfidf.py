@@ -22,6 +22,12 @@ __all__ = ["MEASURES", "TableScores", "binary_token_vectors", "count_vectors", "
 # matrices to a few tens of MB (long texts have thousands of n-grams per row).
 _CHUNK = 200_000
 _CHUNK_ENTRIES = 20_000_000
+# Character n-grams read at most this many characters of a value (its start, cut at the last whole
+# word). Past a paragraph they add little to word TF-IDF, which reads the whole text, and cost about
+# 20 n-grams per word: on 2 x 28k texts of 600 words (the shape of DeepMatcher's Company set) they
+# took a third of the 3-minute budget and most of the memory. Values of the four development sets
+# are at most 416 characters long, far from it.
+MAX_CHAR_NGRAM_CHARS = 2_000
 # scikit-learn's whitespace normalisation before character n-grams (VectorizerMixin._white_spaces).
 _WHITE_SPACES = re.compile(r"\s\s+")
 
@@ -53,15 +59,30 @@ def tfidf_vectors(values: np.ndarray, *, analyzer: str, ngram_range: tuple[int, 
         from sklearn.feature_extraction.text import TfidfTransformer
 
         if analyzer == "char_wb":
-            counts = char_wb_counts(values, ngram_range=ngram_range, lowercase=lowercase)
+            counts = char_wb_counts(truncate(values, MAX_CHAR_NGRAM_CHARS), ngram_range=ngram_range,
+                                    lowercase=lowercase)
         else:
             # scikit-learn's own analyzer (preprocessing, tokens, n-grams), counted without its Python loop.
             counts, _ = count_vectors(map(vectorizer.build_analyzer(), values.tolist()), len(values))
-        # What TfidfVectorizer does after counting.
-        return sp.csr_matrix(TfidfTransformer(sublinear_tf=sublinear_tf).fit_transform(counts))
+        # What TfidfVectorizer does after counting (in place: no copy of a matrix of long texts).
+        transformer = TfidfTransformer(sublinear_tf=sublinear_tf).fit(counts)
+        return sp.csr_matrix(transformer.transform(counts, copy=False))
     except ValueError:
         # No value has a single token (e.g. only punctuation): every cosine is 0.
         return sp.csr_matrix((len(values), 1), dtype=np.float64)
+
+
+def truncate(values: np.ndarray, max_chars: int) -> np.ndarray:
+    """``values`` with each one longer than ``max_chars`` cut there, and back to its last whole word
+    (a value without a space in its first ``max_chars`` is cut there). Shorter values are the same objects."""
+    out = values.copy()
+    for i in np.flatnonzero(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) > max_chars):
+        text = values[i]
+        head = text[:max_chars]
+        if not text[max_chars].isspace():
+            head = head.rsplit(None, 1)[0] if len(head.split(None, 1)) > 1 else head
+        out[i] = head.rstrip()
+    return out
 
 
 def char_wb_counts(values: np.ndarray, *, ngram_range: tuple[int, int], lowercase: bool = True) -> sp.csr_matrix:
