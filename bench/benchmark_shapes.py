@@ -27,11 +27,11 @@ through ``lossmatch.cli.main`` exactly as ``train.py`` does, with ``trainer.verb
 temporary MLflow store (and so an empty feature cache), and prints seconds per phase (the
 pipeline's stages, timed by wrapping them as ``bench/run_phases.py`` does; ``start-up`` is the
 imports, the command-line checks and Hydra), the slowest similarities of the features stage,
-peak RSS and PASS / FAIL against 180 s. ``--reference`` also times ``pipelines/benchmark.py`` on
-the first set (one seed and its gradient-boosting reference row), for information.
+peak RSS and PASS / FAIL against 180 s. ``--reference SHAPE`` also times ``pipelines/benchmark.py``
+on that set (one seed and its gradient-boosting reference row), for information.
 
     python bench/benchmark_shapes.py [--shapes company,dblp-scholar] [--words 600] [--scale 1.0]
-        [--workdir DIR] [--reference] [--limit 180] [-- overrides for every run]
+        [--workdir DIR] [--reference SHAPE] [--limit 180] [-- overrides for every run]
     python bench/benchmark_shapes.py --write-only --workdir DIR      # only write the sets
 
 ``--scale`` multiplies every count (0.1 for a quick look). Seconds depend on the machine's load:
@@ -468,6 +468,9 @@ def report(folder: Path, result: dict, limit: float) -> str:
     lines.append(f"  {'total':24s}{result['seconds']:8.1f} s   peak RSS {result['rss'] / 2**30:.2f} GiB   "
                  f"test F1 {result['test_f1'] if result['test_f1'] is None else round(result['test_f1'], 3)}   "
                  f"{verdict} against {limit:.0f} s")
+    if "load" in result:
+        lines.append(f"  load average (1 min) {result['load'][0]:.2f} at the start, {result['load'][1]:.2f} at the end "
+                     "(2 cores: above 2, other work shared them)")
     slowest = sorted(result["features"].items(), key=lambda kv: -kv[1])[:6]
     if slowest:
         lines.append("  features by similarity: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest))
@@ -487,14 +490,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None, help="where the sets and runs go (default: a temp folder)")
     parser.add_argument("--limit", type=float, default=LIMIT_SECONDS)
-    parser.add_argument("--reference", action="store_true", help="also time pipelines/benchmark.py on the first set")
+    parser.add_argument("--reference", default=None, metavar="SHAPE",
+                        help="also time pipelines/benchmark.py (one seed, with its reference row) on this shape")
     parser.add_argument("--write-only", action="store_true", help="write the sets and stop")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lossmatch-shapes-"))
     workdir.mkdir(parents=True, exist_ok=True)
     names = [s for s in args.shapes.split(",") if s]
-    unknown = [s for s in names if s not in SHAPES]
+    unknown = [s for s in [*names, *([args.reference] if args.reference else [])] if s not in SHAPES]
     if unknown:
         parser.error(f"--shapes: unknown {unknown}; known: {', '.join(SHAPES)}")
     folders = []
@@ -507,12 +511,17 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for folder in folders:
         print(f"[shapes] running the recipe on {folder.name} ...", flush=True)
+        load = os.getloadavg()[0]
         result = run_recipe(folder, workdir, args.overrides)
+        result["load"] = (load, os.getloadavg()[0])
         failed += not (result["status"] == 0 and result["seconds"] < args.limit)
         print(report(folder, result, args.limit), flush=True)
-    if args.reference and folders:
-        reference = run_reference(folders[0], workdir, args.overrides)
-        print(f"pipelines/benchmark.py {folders[0].name} --seeds 1 (recipe + reference row): "
+    if args.reference:
+        folder = workdir / "sets" / args.reference
+        if not folder.is_dir():
+            folder = write_shape(args.reference, workdir / "sets", scale=args.scale, words=args.words, seed=args.seed)
+        reference = run_reference(folder, workdir, args.overrides)
+        print(f"pipelines/benchmark.py {folder.name} --seeds 1 (recipe + reference row): "
               f"{reference['seconds']:.1f} s, peak RSS {reference['rss'] / 2**30:.2f} GiB, exit status "
               f"{reference['status']}", flush=True)
     return 1 if failed else 0
