@@ -28,10 +28,12 @@ temporary MLflow store (and so an empty feature cache), and prints seconds per p
 pipeline's stages, timed by wrapping them as ``bench/run_phases.py`` does; ``start-up`` is the
 imports, the command-line checks and Hydra), the slowest similarities of the features stage,
 peak RSS and PASS / FAIL against 180 s. ``--reference SHAPE`` also times ``pipelines/benchmark.py``
-on that set (one seed and its gradient-boosting reference row), for information.
+on that set (one seed and its gradient-boosting reference row), for information; ``--base REF``
+runs each set again with the code of a git ref (``git archive`` of its ``src/``), one after the
+other, and prints the ratio of seconds and of peak RSS.
 
     python bench/benchmark_shapes.py [--shapes company,dblp-scholar] [--words 600] [--scale 1.0]
-        [--workdir DIR] [--reference SHAPE] [--limit 180] [-- overrides for every run]
+        [--workdir DIR] [--reference SHAPE] [--base main] [--limit 180] [-- overrides for every run]
     python bench/benchmark_shapes.py --write-only --workdir DIR      # only write the sets
 
 ``--scale`` multiplies every count (0.1 for a quick look). Seconds depend on the machine's load:
@@ -415,11 +417,11 @@ def _run_child(command: list[str], env: dict, log: Path) -> tuple[int, float, fl
     return process.returncode, time.perf_counter() - start, started, usage.ru_maxrss * 1024.0
 
 
-def run_recipe(folder: Path, workdir: Path, overrides: list[str]) -> dict:
+def run_recipe(folder: Path, workdir: Path, overrides: list[str], src: Path | None = None) -> dict:
     """The benchmark recipe on ``folder`` in a fresh process: seconds per phase, peak RSS, exit status."""
     store = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=workdir))
     phases_file = store / "phases.json"
-    env = {**os.environ, "SHAPES_PHASES_FILE": str(phases_file), "PYTHONPATH": _pythonpath(),
+    env = {**os.environ, "SHAPES_PHASES_FILE": str(phases_file), "PYTHONPATH": _pythonpath(src),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     argv = ["experiment=benchmark", "data=deepmatcher", f"data.path={folder}", "trainer.verbose=0",
             f"paths.mlruns_dir={store}/mlruns", f"paths.output_dir={store}/outputs", *overrides]
@@ -445,9 +447,9 @@ def run_reference(folder: Path, workdir: Path, overrides: list[str]) -> dict:
     return {"set": folder.name, "status": status, "seconds": wall, "rss": rss, "log": store / "run.log"}
 
 
-def _pythonpath() -> str:
-    # This checkout's code, whatever the editable install points at.
-    return os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)
+def _pythonpath(src: Path | None = None) -> str:
+    # This checkout's code (or ``src``), whatever the editable install points at.
+    return os.pathsep.join(p for p in (str(src or ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)
 
 
 def counts(folder: Path) -> dict:
@@ -492,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=LIMIT_SECONDS)
     parser.add_argument("--reference", default=None, metavar="SHAPE",
                         help="also time pipelines/benchmark.py (one seed, with its reference row) on this shape")
+    parser.add_argument("--base", default=None, metavar="REF",
+                        help="also run each set with the code of this git ref (e.g. main), for a ratio in the same run")
     parser.add_argument("--write-only", action="store_true", help="write the sets and stop")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
     args = parser.parse_args(argv)
@@ -508,6 +512,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[shapes] wrote {folders[-1]} in {time.perf_counter() - start:.1f} s", flush=True)
     if args.write_only:
         return 0
+    base = None
+    if args.base:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from features_identity import base_source
+
+        base = base_source(args.base, Path(tempfile.mkdtemp(prefix="base-", dir=workdir)))
     failed = 0
     for folder in folders:
         print(f"[shapes] running the recipe on {folder.name} ...", flush=True)
@@ -516,6 +526,13 @@ def main(argv: list[str] | None = None) -> int:
         result["load"] = (load, os.getloadavg()[0])
         failed += not (result["status"] == 0 and result["seconds"] < args.limit)
         print(report(folder, result, args.limit), flush=True)
+        if base is not None:
+            load = os.getloadavg()[0]
+            before = run_recipe(folder, workdir, args.overrides, src=base)
+            before["load"] = (load, os.getloadavg()[0])
+            print(report(folder, before, args.limit).replace(folder.name, f"{folder.name} with {args.base}'s code", 1))
+            print(f"  {args.base} / this checkout: {before['seconds'] / result['seconds']:.2f}x the seconds, "
+                  f"{before['rss'] / result['rss']:.2f}x the peak RSS", flush=True)
     if args.reference:
         folder = workdir / "sets" / args.reference
         if not folder.is_dir():
