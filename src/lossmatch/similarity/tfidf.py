@@ -150,10 +150,14 @@ def count_vectors(tokens: Iterable[list[str]], n: int, *, binary: bool = False) 
         raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
     codes, uniques = pd.factorize(flat)
     del flat
-    rows = np.repeat(np.arange(n), lengths)
-    counts = sp.csr_matrix((np.ones(len(codes)), (rows, codes)), shape=(n, len(uniques)), dtype=np.float64)
-    counts.sum_duplicates()
-    counts.sort_indices()  # each row by first occurrence in the corpus
+    # Tokens come row by row: the row pointers are the cumulative lengths (no row array, no COO copy).
+    index = np.int32 if len(codes) < np.iinfo(np.int32).max else np.int64  # as scikit-learn chooses
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(index)
+    counts = sp.csr_matrix((np.ones(len(codes)), codes.astype(index, copy=False), indptr),
+                           shape=(n, len(uniques)), dtype=np.float64)
+    del codes
+    counts.sum_duplicates()  # sorts each row by first occurrence in the corpus, then adds repeats
+    counts.sort_indices()
     if binary:
         counts.data.fill(1.0)
     names = np.asarray(uniques, dtype=object)
