@@ -135,3 +135,12 @@ def test_a_long_values_character_tfidf_is_that_of_its_first_characters():
     assert all(len(v) <= tfidf.MAX_CHAR_NGRAM_CHARS for v in cut) and cut[3] == "alpha beta"
     theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), dtype=np.float64).fit_transform(cut.tolist())
     assert _same_storage(ours, theirs.tocsr())
+
+
+def test_tokens_numbered_chunk_by_chunk_are_numbered_as_in_one_go(monkeypatch):
+    # Seven tokens per chunk: words first seen in a later chunk get the next numbers, so the
+    # matrix (and its storage order) is the one scikit-learn builds from the whole corpus.
+    monkeypatch.setattr(tfidf, "_COUNT_CHUNK_TOKENS", 7)
+    values = _random_texts(400, seed=8)
+    expected = CountVectorizer(analyzer=str.split, lowercase=False, binary=True, dtype=np.float64)
+    assert _same_storage(tfidf.binary_token_vectors(values), expected.fit_transform(values.tolist()).tocsr())

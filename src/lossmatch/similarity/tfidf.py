@@ -22,6 +22,8 @@ __all__ = ["MEASURES", "TableScores", "binary_token_vectors", "count_vectors", "
 # matrices to a few tens of MB (long texts have thousands of n-grams per row).
 _CHUNK = 200_000
 _CHUNK_ENTRIES = 20_000_000
+# Tokens numbered at a time when counting (bounds the token strings alive at once).
+_COUNT_CHUNK_TOKENS = 2_000_000
 # Character n-grams read at most this many characters of a value (its start, cut at the last whole
 # word). Past a paragraph they add little to word TF-IDF, which reads the whole text, and cost about
 # 20 n-grams per word: on 2 x 28k texts of 600 words (the shape of DeepMatcher's Company set) they
@@ -142,15 +144,34 @@ def count_vectors(tokens: Iterable[list[str]], n: int, *, binary: bool = False) 
     """
     import pandas as pd
 
-    lists = list(tokens)
-    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=n)
-    flat = np.fromiter(chain.from_iterable(lists), dtype=object, count=int(lengths.sum()))
-    del lists
-    if len(flat) == 0:
+    # Numbered a few million tokens at a time, so that only one chunk's token strings are alive
+    # (all 85 M words of 2 x 28k texts of 1,500 words held at once took about 5 GB).
+    lengths = np.zeros(n, dtype=np.int64)
+    parts, known = [], {}
+    chunk: list[list[str]] = []
+
+    def number(chunk_lists: list[list[str]]) -> None:
+        flat = np.fromiter(chain.from_iterable(chunk_lists), dtype=object, count=sum(map(len, chunk_lists)))
+        local, uniques = pd.factorize(flat)
+        # Tokens new to the corpus get the next numbers, in the order they first occur.
+        ids = np.fromiter((known.setdefault(u, len(known)) for u in uniques), dtype=np.int64, count=len(uniques))
+        parts.append(ids[local])
+
+    size = 0
+    for row, token_list in enumerate(tokens):
+        lengths[row] = len(token_list)
+        chunk.append(token_list)
+        size += len(token_list)
+        if size >= _COUNT_CHUNK_TOKENS:
+            number(chunk)
+            chunk, size = [], 0
+    if chunk:
+        number(chunk)
+    codes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if len(codes) == 0:
         raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-    codes, uniques = pd.factorize(flat)
-    del flat
-    # Tokens come row by row: the row pointers are the cumulative lengths (no row array, no COO copy).
+    uniques = np.empty(len(known), dtype=object)
+    uniques[:] = list(known)  # numbered in insertion order
     index = np.int32 if len(codes) < np.iinfo(np.int32).max else np.int64  # as scikit-learn chooses
     indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(index)
     counts = sp.csr_matrix((np.ones(len(codes)), codes.astype(index, copy=False), indptr),
