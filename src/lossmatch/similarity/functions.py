@@ -433,7 +433,8 @@ register(Similarity("token_jaccard", _token_jaccard, vectors=_token_vectors,
                     doc="|A & B| / |A | B| over sets of whitespace-separated tokens"))
 register(Similarity("tfidf_char", _tfidf("char_wb"), vectors=_tfidf_vectors("char_wb"),
                     defaults={"ngram_range": [2, 4], "lowercase": True, "sublinear_tf": False},
-                    check=_check_tfidf, doc="TF-IDF cosine over character n-grams"))
+                    check=_check_tfidf,
+                    doc="TF-IDF cosine over character n-grams (of a value's first 2,000 characters)"))
 register(Similarity("tfidf_word", _tfidf("word"), vectors=_tfidf_vectors("word"),
                     defaults={"ngram_range": [1, 1], "lowercase": True, "sublinear_tf": False},
                     check=_check_tfidf, doc="TF-IDF cosine over words"))

@@ -278,6 +278,12 @@ class SimilarityMap:
         total = n * sum(len(e) for e in self._entries)
         records: dict[int, pd.Series] = {}
 
+        def source(side: int, name: str) -> str:
+            # A record of one column is that column's values (the same texts, codes and numbers):
+            # reading the column itself lets its scores be reused (below) instead of computed twice.
+            columns = self._record_columns(side)
+            return columns[0] if name == RECORD and len(columns) == 1 else name
+
         def column_of(side: int, frame: pd.DataFrame, name: str) -> pd.Series:
             if name != RECORD:
                 return frame[name]
@@ -285,13 +291,31 @@ class SimilarityMap:
                 records[side] = record_text(frame, self._record_columns(side))
             return records[side]
 
+        # First output column of each (left input, right input, similarity) already computed: with a
+        # one-column table (the textual benchmark sets) "*" and that column are the same input.
+        computed: dict[tuple[str, str, str, bool], int] = {}
         with tqdm(total=total, disable=not show, file=sys.stderr, desc="similarities", unit="score",
                   unit_scale=True) as bar:
             column = 0
             for (left, right), entries in zip(self._pairs, self._entries):
-                values = ColumnValues(column_of(0, left_df, left), column_of(1, right_df, right), lp, rp)
+                inputs = (source(0, left), source(1, right))
+                values = ColumnValues(column_of(0, left_df, inputs[0]), column_of(1, right_df, inputs[1]), lp, rp)
                 any_missing = values.missing
                 for entry in entries:
+                    width = len(entry.suffixes)
+                    key = (*inputs, entry.label, entry.context)
+                    missing = values.missing
+                    if entry.similarity.numeric:
+                        # Unparsable counts as missing for numeric similarities ("" parses to NaN too).
+                        left_numbers, right_numbers = values.numbers(entry.resolved.get("parse", "number"))
+                        missing = np.isnan(left_numbers) | np.isnan(right_numbers)
+                        any_missing = any_missing | missing
+                    if key in computed:
+                        out[:, column:column + width] = out[:, computed[key]:computed[key] + width]
+                        column += width
+                        bar.update(n)
+                        continue
+                    computed[key] = column
                     context = None
                     if entry.context:
                         # One set of vectors for the pair scores and the whole-table context.
@@ -301,12 +325,6 @@ class SimilarityMap:
                         context = context_features(matrix, measure, values, score)
                     else:
                         score = entry.similarity.compute(values, workers=workers, **entry.resolved)
-                    missing = values.missing
-                    if entry.similarity.numeric:
-                        # Unparsable counts as missing for numeric similarities ("" parses to NaN too).
-                        left_numbers, right_numbers = values.numbers(entry.resolved.get("parse", "number"))
-                        missing = np.isnan(left_numbers) | np.isnan(right_numbers)
-                        any_missing = any_missing | missing
                     if not entry.similarity.indicator:
                         score[missing] = 0.0
                     out[:, column] = score
