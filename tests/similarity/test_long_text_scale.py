@@ -14,10 +14,10 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from lossmatch.similarity import tfidf
+from lossmatch.similarity import words as words_module
 from lossmatch.similarity.functions import ColumnValues, get_similarity
 from lossmatch.similarity.map import SimilarityMap
 from lossmatch.similarity.record import record_text
-from lossmatch.similarity import words as words_module
 from lossmatch.similarity.tokens import _binary_vectors, _codes, code_tokens
 from lossmatch.similarity.words import _WORD, shared_word_sets
 from lossmatch.similarity.words import words as _words
@@ -130,7 +130,9 @@ def test_char_tfidf_of_values_without_words_scores_nothing():
 def test_code_tokens_are_the_words_with_a_digit_character():
     # The definition: words (runs of letters and digits, lower-cased) with any str.isdigit()
     # character; "²" is a digit to isdigit, "½" and "三" are numeric but not digits.
-    for text in [*_random_texts(500, seed=1), "Canon EOS-5D mk2, 2008", "x² ½ 三 abc"]:
+    # Texts without any digit (no code token, found by one scan) and with one only in a late word.
+    for text in [*_random_texts(500, seed=1), "Canon EOS-5D mk2, 2008", "x² ½ 三 abc", "Alpha İBeta ﬁne",
+                 "word " * 300 + "a7b"]:
         expected = [w for w in _WORD.findall(text.lower()) if any(ch.isdigit() for ch in w)]
         assert code_tokens(text) == expected
     assert code_tokens("x² ½ 三 abc") == ["x²"]

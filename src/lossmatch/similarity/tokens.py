@@ -18,12 +18,15 @@ Registered on import (``lossmatch.similarity`` imports this module), like those 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import compress
 
 import numpy as np
 import scipy.sparse as sp
 
+from lossmatch.similarity.formats import has_digit
 from lossmatch.similarity.functions import ColumnValues, Similarity, register
 from lossmatch.similarity.tfidf import count_vectors, pair_scores, row_sizes, rowwise_dot
 from lossmatch.similarity.words import shared_word_sets, words
@@ -33,9 +36,15 @@ __all__ = ["code_tokens", "word_tokens"]
 
 @lru_cache(maxsize=1 << 17)
 def _codes(text: str) -> tuple[str, ...]:
+    # Words are cut from the lower-cased text: without a digit there, no word has one (one C scan,
+    # where a test per word took seconds on long texts without digits).
+    if not has_digit(text.lower()):
+        return ()
     # A word of letters only has no digit (letters and digits are disjoint Unicode categories):
-    # one C call per word rules most words out before the per-character test.
-    return tuple(token for token in words(text) if not token.isalpha() and any(map(str.isdigit, token)))
+    # C calls rule most words out (compress keeps the order) before the per-character test.
+    tokens = words(text)
+    not_letters = compress(tokens, map(operator.not_, map(str.isalpha, tokens)))
+    return tuple(token for token in not_letters if any(map(str.isdigit, token)))
 
 
 def word_tokens(text: str) -> list[str]:
