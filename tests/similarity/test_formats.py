@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -13,13 +14,22 @@ from conftest import load_script, tiny_overrides
 from lossmatch.errors import InputError
 from lossmatch.similarity import SimilarityMap
 from lossmatch.similarity.auto import infer_map, profile_columns
-from lossmatch.similarity.formats import to_days, to_seconds
+from lossmatch.similarity.formats import has_digit, to_days, to_seconds
 
 SIDES = ["missing_left", "missing_right"]
 # 1970-01-01 .. 2013-01-01: 43 years of which 11 leap years (1972, 1976, ..., 2012) = 43 * 365 + 11.
 JAN_1_2013 = 15706
 # + January..September 2013 (31+28+31+30+31+30+31+31+30 = 273 days) + 20 days.
 OCT_21_2013 = JAN_1_2013 + 273 + 20
+
+
+def test_has_digit_is_any_isdigit_on_every_code_point():
+    # The C scan stands for any(ch.isdigit() for ch in text): the same answer on every character
+    # ("²" and "①" are digits to isdigit, not to regex's \d; "½" and "三" are numeric, not digits).
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    assert [has_digit(c) for c in every] == [c.isdigit() for c in every]
+    assert (has_digit("x²"), has_digit("① y"), has_digit("½ 三"), has_digit(""), has_digit("a" * 5000 + "7")) == (
+        True, True, False, False, True)
 
 
 def test_durations_in_seconds():

@@ -14,10 +14,13 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from lossmatch.similarity import tfidf
+from lossmatch.similarity import words as words_module
 from lossmatch.similarity.functions import ColumnValues, get_similarity
 from lossmatch.similarity.map import SimilarityMap
 from lossmatch.similarity.record import record_text
-from lossmatch.similarity.tokens import _WORD, _binary_vectors, _codes, _words, code_tokens
+from lossmatch.similarity.tokens import _binary_vectors, _codes, code_tokens
+from lossmatch.similarity.words import _WORD, shared_word_sets
+from lossmatch.similarity.words import words as _words
 
 ALPHABET = list("abcdeé İIAB12 \t\n  .,-ß²½三ﬁ")
 
@@ -58,6 +61,55 @@ def test_word_tfidf_counted_without_sklearns_loop_is_its_matrix_to_the_last_bit(
     assert _same_storage(ours, theirs.tocsr())
 
 
+@pytest.mark.parametrize("underscores", [False, True])
+def test_word_tfidf_from_the_shared_word_cache_is_sklearns_matrix_to_the_last_bit(underscores):
+    # Word TF-IDF reads the cached words of words.py for values without "_" (there the two
+    # tokenisers cut the same runs) and scikit-learn's pattern for values with one ("a_b" is one
+    # \w run but two words): both kinds mixed in one vocabulary.
+    values = _random_texts(800, seed=8)
+    if underscores:
+        values = np.array([v.replace("b", "_", 1) if i % 3 == 0 else v for i, v in enumerate(values)], dtype=object)
+        values = np.array(list(dict.fromkeys(values.tolist())), dtype=object)
+        assert sum("_" in v for v in values) > 100
+    for v in values[:50]:
+        _words(v)  # some values already in the cache (as the column profile leaves them), others not
+    ours = tfidf.tfidf_vectors(values, analyzer="word", ngram_range=(1, 1))
+    theirs = TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", dtype=np.float64).fit_transform(values.tolist())
+    assert _same_storage(ours, theirs.tocsr())
+    # The word sets word TF-IDF leaves for token_overlap: only where no value has a "_", and then
+    # the matrix token_overlap would count itself, storage and all.
+    shared = shared_word_sets(values)
+    if underscores:
+        assert shared is None
+    else:
+        assert _same_storage(shared, _binary_vectors(values, _words))
+
+
+def test_shared_word_sets_go_with_their_vocabulary():
+    values = _random_texts(100, seed=9)
+    tfidf.tfidf_vectors(values, analyzer="word", ngram_range=(1, 1))
+    key = id(values)
+    assert key in words_module._WORD_SETS
+    # Other options than lower-cased unigrams are another analyzer: nothing left for token_overlap.
+    other = _random_texts(100, seed=10)
+    tfidf.tfidf_vectors(other, analyzer="word", ngram_range=(1, 2))
+    assert shared_word_sets(other) is None
+    del values
+    assert key not in words_module._WORD_SETS
+
+
+def test_token_overlap_after_word_tfidf_scores_as_on_its_own():
+    texts = _random_texts(60, seed=11)
+    half = len(texts) // 2
+    left, right = pd.DataFrame({"text": texts[:half]}), pd.DataFrame({"text": texts[half:2 * half]})
+    rng = np.random.default_rng(12)
+    left_pos, right_pos = rng.integers(half, size=200), rng.integers(half, size=200)
+    shared = SimilarityMap({"text": ["tfidf_word", "token_overlap"]}).transform(left, right, left_pos, right_pos)
+    alone = SimilarityMap({"text": ["token_overlap"]}).transform(left, right, left_pos, right_pos)
+    assert shared[:, 1].tobytes() == alone[:, 0].tobytes()
+    assert 0 < alone[:, 0].mean() < 1  # a score that varies, not all zeros
+
+
 @pytest.mark.parametrize("analyzer", [str.split, _words, _codes])
 def test_token_sets_are_sklearns_binary_counts(analyzer):
     values = _random_texts(800, seed=6)
@@ -78,7 +130,9 @@ def test_char_tfidf_of_values_without_words_scores_nothing():
 def test_code_tokens_are_the_words_with_a_digit_character():
     # The definition: words (runs of letters and digits, lower-cased) with any str.isdigit()
     # character; "²" is a digit to isdigit, "½" and "三" are numeric but not digits.
-    for text in [*_random_texts(500, seed=1), "Canon EOS-5D mk2, 2008", "x² ½ 三 abc"]:
+    # Texts without any digit (no code token, found by one scan) and with one only in a late word.
+    for text in [*_random_texts(500, seed=1), "Canon EOS-5D mk2, 2008", "x² ½ 三 abc", "Alpha İBeta ﬁne",
+                 "word " * 300 + "a7b"]:
         expected = [w for w in _WORD.findall(text.lower()) if any(ch.isdigit() for ch in w)]
         assert code_tokens(text) == expected
     assert code_tokens("x² ½ 三 abc") == ["x²"]

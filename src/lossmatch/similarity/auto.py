@@ -65,7 +65,8 @@ from lossmatch.errors import InputError
 from lossmatch.similarity.functions import PARSERS, column_texts
 from lossmatch.similarity.map import SimilarityMap, _parse_key, _to_plain
 from lossmatch.similarity.record import RECORD
-from lossmatch.similarity.tokens import code_tokens, word_tokens
+from lossmatch.similarity.tokens import code_tokens
+from lossmatch.similarity.words import words
 
 __all__ = ["ColumnProfile", "infer_map", "profile_columns", "resolve_similarity_map"]
 
@@ -167,9 +168,10 @@ def _profile(name: str, left: pd.Series | None, right: pd.Series | None) -> Colu
     numbers = np.array([_strict_number(v) for v in values], dtype=np.float64)
     is_number = ~np.isnan(numbers)
     numeric_share = float(weights[is_number].sum() / total)
-    words = [word_tokens(v) for v in values]
-    n_words = np.array([len(w) for w in words], dtype=np.float64)
-    code_share = np.array([len(code_tokens(v)) / len(w) if w else 0.0 for v, w in zip(values, words)])
+    # The cached word tuples themselves (no list copies): the features read the same cache later.
+    value_words = [words(v) for v in values]
+    n_words = np.array([len(w) for w in value_words], dtype=np.float64)
+    code_share = np.array([len(code_tokens(v)) / len(w) if w else 0.0 for v, w in zip(values, value_words)])
     mean_words = float((n_words * weights).sum() / total)
     code_word_share = float((code_share * weights).sum() / total)
     distinct_share = float(len(values) / total) if len(present) else 0.0

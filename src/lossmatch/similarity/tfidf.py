@@ -15,6 +15,8 @@ from itertools import chain
 import numpy as np
 import scipy.sparse as sp
 
+from lossmatch.similarity.words import SKLEARN_WORD_PATTERN, remember_word_sets, tfidf_word_tokens
+
 __all__ = ["MEASURES", "TableScores", "binary_token_vectors", "count_vectors", "pair_scores", "rowwise_dot",
            "tfidf_vectors"]
 
@@ -53,8 +55,7 @@ def tfidf_vectors(values: np.ndarray, *, analyzer: str, ngram_range: tuple[int, 
     # Imported here: scikit-learn takes seconds to import, and checking a map needs none of it.
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    # sklearn's default word pattern drops 1-character words; initials and single digits matter here.
-    word_options = {"token_pattern": r"(?u)\b\w+\b"} if analyzer == "word" else {}
+    word_options = {"token_pattern": SKLEARN_WORD_PATTERN} if analyzer == "word" else {}
     vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, lowercase=lowercase,
                                  sublinear_tf=sublinear_tf, dtype=np.float64, **word_options)
     try:
@@ -63,6 +64,11 @@ def tfidf_vectors(values: np.ndarray, *, analyzer: str, ngram_range: tuple[int, 
         if analyzer == "char_wb":
             counts = char_wb_counts(truncate(values, MAX_CHAR_NGRAM_CHARS), ngram_range=ngram_range,
                                     lowercase=lowercase)
+        elif analyzer == "word" and tuple(ngram_range) == (1, 1) and lowercase:
+            # scikit-learn's analyzer for these options is lower-case + its word pattern: the words
+            # the column profile already tokenised (cached), and their count pattern is token_overlap's.
+            counts, _ = count_vectors(map(tfidf_word_tokens, values.tolist()), len(values))
+            remember_word_sets(values, counts)
         else:
             # scikit-learn's own analyzer (preprocessing, tokens, n-grams), counted without its Python loop.
             counts, _ = count_vectors(map(vectorizer.build_analyzer(), values.tolist()), len(values))

@@ -18,43 +18,38 @@ Registered on import (``lossmatch.similarity`` imports this module), like those 
 
 from __future__ import annotations
 
-import re
-import sys
+import operator
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import compress
 
 import numpy as np
 import scipy.sparse as sp
 
+from lossmatch.similarity.formats import has_digit
 from lossmatch.similarity.functions import ColumnValues, Similarity, register
 from lossmatch.similarity.tfidf import count_vectors, pair_scores, row_sizes, rowwise_dot
+from lossmatch.similarity.words import shared_word_sets, words
 
 __all__ = ["code_tokens", "word_tokens"]
-
-# Words are runs of letters and digits: "st." and "st" agree, and "dsc-w55" gives "dsc", "w55".
-_WORD = re.compile(r"[^\W_]+")
-
-
-# Whole records are tokenised once per key that reads them (X~* for every attribute X): a cache
-# turns the repeats into lookups. Tuples, so a cached value cannot be changed by a caller.
-# Words are interned: a cache of long texts (company descriptions of hundreds of words, 2 x 28k
-# of them in DeepMatcher's Company set) then holds one pointer per word, not a string per word
-# (about 2 GB of 34 M short strings otherwise).
-@lru_cache(maxsize=1 << 17)
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(map(sys.intern, _WORD.findall(text.lower())))
 
 
 @lru_cache(maxsize=1 << 17)
 def _codes(text: str) -> tuple[str, ...]:
+    # Words are cut from the lower-cased text: without a digit there, no word has one (one C scan,
+    # where a test per word took seconds on long texts without digits).
+    if not has_digit(text.lower()):
+        return ()
     # A word of letters only has no digit (letters and digits are disjoint Unicode categories):
-    # one C call per word rules most words out before the per-character test.
-    return tuple(token for token in _words(text) if not token.isalpha() and any(map(str.isdigit, token)))
+    # C calls rule most words out (compress keeps the order) before the per-character test.
+    tokens = words(text)
+    not_letters = compress(tokens, map(operator.not_, map(str.isalpha, tokens)))
+    return tuple(token for token in not_letters if any(map(str.isdigit, token)))
 
 
 def word_tokens(text: str) -> list[str]:
     """Lower-cased runs of letters and digits."""
-    return list(_words(text))
+    return list(words(text))
 
 
 def code_tokens(text: str) -> list[str]:
@@ -74,7 +69,9 @@ def _binary_vectors(vocabulary: np.ndarray, analyzer: Callable[[str], list[str]]
 
 
 def _word_vectors(values: ColumnValues, **_) -> tuple[sp.csr_matrix, str]:
-    return _binary_vectors(values.vocabulary, _words), "overlap"
+    # Left by word TF-IDF on the same values when it ran first (the same matrix, not counted twice).
+    shared = shared_word_sets(values.vocabulary)
+    return (shared if shared is not None else _binary_vectors(values.vocabulary, words)), "overlap"
 
 
 def _code_vectors(measure: str) -> Callable[..., tuple[sp.csr_matrix, str]]:
