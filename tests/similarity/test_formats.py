@@ -194,3 +194,22 @@ def test_recipe_runs_on_a_tiny_generated_song_set(tmp_path, compose_cfg):
     spec = spec.get("map", spec)
     assert {"name": "numeric_abs", "parse": "duration"} in spec["Time"]
     assert {"name": "gaussian", "scale": 1, "parse": "date"} in spec["Released"]
+
+
+def test_long_text_columns_are_not_tried_as_dates(monkeypatch):
+    # A column of long texts (mean words > FORMAT_MAX_WORDS) never reaches the date parser,
+    # which costs milliseconds a value on long text with digits; short date columns still do.
+    import pandas as pd
+
+    from lossmatch.similarity import auto, formats
+
+    calls = []
+    original = auto.PARSERS["date"]
+    monkeypatch.setitem(auto.PARSERS, "date", lambda text: calls.append(text) or original(text))
+    long_text = pd.Series([f"founded in {1900 + i} the company makes {i} kinds of widgets for many markets" for i in range(5)])
+    assert {p.column: p.kind for p in auto.profile_columns(long_text.to_frame("about"), long_text.to_frame("about"))} == {"about": "text"}
+    assert calls == []
+    dates = pd.Series(["21-oct-13", "october 22 , 2013", "2013-10-23"])
+    profile = auto.profile_columns(dates.to_frame("released"), dates.to_frame("released"))[0]
+    assert (profile.kind, profile.parse) == ("numeric", "date") and calls
+    assert formats.to_days("21-oct-13") == 15999.0
